@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(name: "ferryctl", dependencies: ["FerryCLI"]),
 
         .testTarget(name: "FerryModelTests", dependencies: ["FerryModel"]),
-        .testTarget(name: "FerryWireTests", dependencies: ["FerryWire"], resources: [.copy("Vectors")]),
+        .testTarget(name: "FerryWireTests", dependencies: ["FerryWire"]),
         .testTarget(name: "FerryStoreTests", dependencies: ["FerryStore"]),
         .testTarget(
             name: "FerryCoordinatorTests",

@@ -73,6 +73,17 @@ public struct Device: Codable, Sendable, Equatable, Identifiable {
     /// The device's estimate of its stop-copy data (`MIG_DATA_SIZE`).
     public var stopCopyBytes: UInt64
 
+    /// `...Id` spellings so FerryJSON's snake_case strategy round-trips: the encoder turns `vendorID`
+    /// into `vendor_id`, but the decoder turns `vendor_id` back into `vendorId`, which would not match.
+    enum CodingKeys: String, CodingKey {
+        case id, backend
+        case vendorID = "vendorId"
+        case deviceID = "deviceId"
+        case driver, migrationCapabilities, dmaLogging, savingLayoutHandshake, migrationVersion
+        case vmID = "vmId"
+        case state, stopCopyBytes
+    }
+
     public init(
         id: String, backend: DeviceBackend, vendorID: UInt32, deviceID: UInt32, driver: String,
         migrationCapabilities: MigrationCapabilities, dmaLogging: Bool, savingLayoutHandshake: Bool,

@@ -21,6 +21,13 @@ public struct VM: Codable, Sendable, Equatable, Identifiable {
     public var dirtyRateBytesPerSec: UInt64
     public var pid: Int
 
+    /// `deviceIds` so FerryJSON's snake_case keys read `device_ids` (not `device_i_ds`) and decode back.
+    enum CodingKeys: String, CodingKey {
+        case id, ramBytes, vcpus
+        case deviceIDs = "deviceIds"
+        case state, dirtyRateBytesPerSec, pid
+    }
+
     public init(
         id: String, ramBytes: UInt64, vcpus: Int, deviceIDs: [String], state: VMState,
         dirtyRateBytesPerSec: UInt64, pid: Int

@@ -5,12 +5,12 @@ import FerryModel
 /// comes when several coordinators share state.
 public protocol HostStore: Sendable {
     /// Inserts the host or replaces everything known about it, keeping its original `firstSeen`.
-    func upsertHost(_ host: Host) throws(StoreError)
+    func upsertHost(_ host: HypervisorHost) throws(StoreError)
     /// Records a status change (ready/unreachable) and when it happened.
     func setHostStatus(id: String, status: HostStatus, at: Date) throws(StoreError)
     /// Records the last time the agent was heard from. Cheap: one indexed UPDATE.
     func touchHost(id: String, lastSeen: Date, freeMemoryBytes: UInt64) throws(StoreError)
     /// All hosts, ordered by id.
-    func hosts() throws(StoreError) -> [Host]
-    func host(id: String) throws(StoreError) -> Host?
+    func hosts() throws(StoreError) -> [HypervisorHost]
+    func host(id: String) throws(StoreError) -> HypervisorHost?
 }

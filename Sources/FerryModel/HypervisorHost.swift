@@ -8,8 +8,8 @@ public enum HostStatus: String, Codable, Sendable, CaseIterable {
     case unreachable
 }
 
-/// A hypervisor host as its agent last described it.
-public struct Host: Codable, Sendable, Equatable, Identifiable {
+/// A hypervisor host as its agent last described it. (Not `Host`: Foundation has one.)
+public struct HypervisorHost: Codable, Sendable, Equatable, Identifiable {
     public var id: String
     public var status: HostStatus
     public var agentVersion: String

@@ -1,0 +1,106 @@
+import GRDB
+
+/// Ferry's SQLite schema, one migration per version. The tables are the documentation of what
+/// ferryd knows about the cluster: every column says what it holds and NOT NULL / CHECK say what a
+/// valid row is, so a bad write fails in SQLite instead of being read back as nonsense later.
+///
+/// Rules: a released migration is never edited, only followed by a new one; identifiers are
+/// `v1`, `v2`, ... in order. A database that holds identifiers this build does not know was
+/// written by a newer ferryd and is refused (`StoreError.newerSchema`).
+public enum Schema {
+    /// Every migration this build knows, oldest first.
+    public static let versions = ["v1", "v2"]
+
+    /// The migrator that owns the versions above.
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1", migrate: createHosts)
+        migrator.registerMigration("v2", migrate: createHostInventory)
+        return migrator
+    }
+
+    /// v1: hosts as their agents describe themselves on registration.
+    static func createHosts(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE hosts (
+                    -- The agent's --host-id: stable across agent restarts and reboots.
+                    id                 TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+                    status             TEXT    NOT NULL CHECK (status IN ('ready', 'unreachable')),
+                    agent_version      TEXT    NOT NULL,
+                    protocol_version   INTEGER NOT NULL CHECK (protocol_version >= 1),
+                    -- HOST:PORT the control link came from, and where the agent takes data channels.
+                    control_address    TEXT    NOT NULL,
+                    data_address       TEXT    NOT NULL,
+                    kernel_release     TEXT    NOT NULL,
+                    cpu_count          INTEGER NOT NULL CHECK (cpu_count >= 0),
+                    memory_bytes       INTEGER NOT NULL CHECK (memory_bytes >= 0),
+                    free_memory_bytes  INTEGER NOT NULL CHECK (free_memory_bytes >= 0),
+                    -- UTC, 'YYYY-MM-DD HH:MM:SS.SSS' (GRDB's date format).
+                    first_seen         TEXT    NOT NULL,
+                    last_seen          TEXT    NOT NULL,
+                    status_changed_at  TEXT    NOT NULL
+                ) STRICT
+                """)
+    }
+
+    /// v2: each host's passthrough devices and VMs (its inventory), replaced as a whole whenever
+    /// the agent sends a new INVENTORY; and an index for "which hosts are ready".
+    static func createHostInventory(_ db: Database) throws {
+        let deviceBackends = sqlList(["vfio", "sim"])
+        let deviceStates = sqlList([
+            "error", "stop", "running", "stop_copy", "resuming", "running_p2p", "pre_copy", "pre_copy_p2p",
+            "unknown",
+        ])
+        let vmStates = sqlList(["running", "frozen", "incoming", "migrating", "unknown"])
+        try db.execute(
+            sql: """
+                CREATE TABLE host_devices (
+                    host_id                  TEXT    NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    -- The device's name on its host (e.g. its PCI address or a sim device name).
+                    id                       TEXT    NOT NULL CHECK (id <> ''),
+                    -- Order in the agent's inventory, kept so a host reads back as it was reported.
+                    position                 INTEGER NOT NULL CHECK (position >= 0),
+                    backend                  TEXT    NOT NULL CHECK (backend IN (\(deviceBackends))),
+                    pci_vendor_id            INTEGER NOT NULL CHECK (pci_vendor_id BETWEEN 0 AND 4294967295),
+                    pci_device_id            INTEGER NOT NULL CHECK (pci_device_id BETWEEN 0 AND 4294967295),
+                    driver                   TEXT    NOT NULL,
+                    -- VFIO_MIGRATION_* bits: 1 stop_copy, 2 p2p, 4 pre_copy.
+                    migration_capabilities   INTEGER NOT NULL CHECK (migration_capabilities BETWEEN 0 AND 4294967295),
+                    dma_logging              INTEGER NOT NULL CHECK (dma_logging IN (0, 1)),
+                    saving_layout_handshake  INTEGER NOT NULL CHECK (saving_layout_handshake IN (0, 1)),
+                    -- Opaque string two devices must agree on to migrate between them.
+                    migration_version        TEXT    NOT NULL,
+                    -- VM the device is attached to; NULL when the device is free.
+                    vm_id                    TEXT    CHECK (vm_id <> ''),
+                    state                    TEXT    NOT NULL CHECK (state IN (\(deviceStates))),
+                    stop_copy_bytes          INTEGER NOT NULL CHECK (stop_copy_bytes >= 0),
+                    PRIMARY KEY (host_id, id),
+                    UNIQUE (host_id, position)
+                ) STRICT;
+
+                CREATE TABLE host_vms (
+                    host_id                   TEXT    NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    id                        TEXT    NOT NULL CHECK (id <> ''),
+                    position                  INTEGER NOT NULL CHECK (position >= 0),
+                    ram_bytes                 INTEGER NOT NULL CHECK (ram_bytes >= 0),
+                    vcpus                     INTEGER NOT NULL CHECK (vcpus >= 0),
+                    -- JSON array of device ids, in the VM's order.
+                    device_ids                TEXT    NOT NULL CHECK (json_valid(device_ids) AND json_type(device_ids) = 'array'),
+                    state                     TEXT    NOT NULL CHECK (state IN (\(vmStates))),
+                    -- Last measured dirty rate; 0 if never tracked.
+                    dirty_rate_bytes_per_sec  INTEGER NOT NULL CHECK (dirty_rate_bytes_per_sec >= 0),
+                    pid                       INTEGER NOT NULL,
+                    PRIMARY KEY (host_id, id),
+                    UNIQUE (host_id, position)
+                ) STRICT;
+
+                CREATE INDEX hosts_by_status ON hosts(status);
+                """)
+    }
+
+    /// `'a', 'b'` for an IN (...) check. The values are this file's own constants, never input.
+    private static func sqlList(_ values: [String]) -> String {
+        values.map { "'\($0)'" }.joined(separator: ", ")
+    }
+}
