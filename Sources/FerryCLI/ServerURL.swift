@@ -10,6 +10,8 @@ public enum ServerURL {
     public static func parse(_ text: String) throws(CLIError) -> URL {
         func invalid(_ reason: String) -> CLIError { .invalidServer(value: text, reason: reason) }
         let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
+        // The common slip: `--server 127.0.0.1:7070`. Say what is missing rather than "malformed".
+        guard text.contains("://") else { throw invalid("missing the scheme, write http://\(trimmed)") }
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
             throw invalid("expected http://HOST[:PORT]")
         }
