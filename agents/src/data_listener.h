@@ -1,0 +1,59 @@
+/*
+ * The data listener: where source agents open data channels to this (destination) agent.
+ *
+ * Each accepted connection must send its first frame, a STREAM_HELLO, within
+ * FERRY_DATA_FIRST_FRAME_TIMEOUT_MS. Until the streaming issue lands no migration is ever
+ * prepared here, so the true answer to every STREAM_HELLO is ERROR UNKNOWN_MIGRATION; any other
+ * first frame gets UNEXPECTED_MESSAGE and bytes that are not a frame get BAD_FRAME (BAD_MESSAGE
+ * when the header is fine but the protobuf is not). After the Error the connection is closed
+ * gracefully: our side is shut down and the peer's remaining bytes are drained for up to
+ * FERRY_DATA_LINGER_MS, so that closing with unread input does not reset the connection and
+ * destroy the Error before the peer reads it.
+ *
+ * Bounded: at most FERRY_DATA_MAX_PENDING connections at once (further ones wait in the kernel's
+ * backlog), and a first frame may not exceed FERRY_DATA_MAX_FIRST_FRAME bytes of message.
+ */
+#ifndef FERRY_DATA_LISTENER_H
+#define FERRY_DATA_LISTENER_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "net.h"
+
+#define FERRY_DATA_MAX_PENDING 64
+#define FERRY_DATA_FIRST_FRAME_TIMEOUT_MS 5000u
+#define FERRY_DATA_LINGER_MS 1000u
+#define FERRY_DATA_MAX_FIRST_FRAME (64u << 10) /* a StreamHello is a few hundred bytes */
+
+struct ferry_data_pending {
+	struct ferry_conn conn; /* conn.fd -1: slot free */
+	uint64_t deadline_ms;   /* first frame due, or end of lingering */
+	bool closing;           /* Error sent; draining until the peer closes */
+	char peer[FERRY_NET_ADDR_MAX];
+};
+
+struct ferry_data_listener {
+	int fd;
+	char address[FERRY_NET_ADDR_MAX]; /* the bound address, with the kernel's port */
+	struct ferry_data_pending pending[FERRY_DATA_MAX_PENDING];
+	size_t n_pending;
+	uint64_t accepted, rejected, timed_out; /* counters, for logs and tests */
+};
+
+/* Binds HOST:PORT (port 0: the kernel picks; see l->address). */
+int ferry_data_listener_open(struct ferry_data_listener *l, const char *hostport);
+void ferry_data_listener_close(struct ferry_data_listener *l);
+
+/* Fills up to `max` pollfds (the listener while a slot is free, then each connection). Returns
+ * how many. Pass them back, with revents, to ferry_data_listener_on_poll. */
+size_t ferry_data_listener_pollfds(const struct ferry_data_listener *l, struct pollfd *pfds, size_t max);
+void ferry_data_listener_on_poll(struct ferry_data_listener *l, const struct pollfd *pfds, size_t n, uint64_t now_ms);
+
+/* Closes connections whose first frame or lingering time is over. */
+void ferry_data_listener_on_timer(struct ferry_data_listener *l, uint64_t now_ms);
+uint64_t ferry_data_listener_next_deadline(const struct ferry_data_listener *l);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * ferry-agent: the per-host daemon. This file is the command line and the event loop only; the
+ * control link (control.h, control_link.h), the data listener (data_listener.h), the config file
+ * (config.h) and the inventory (inventory.h) live in the library.
+ *
+ *   ferry-agent --coordinator HOST:PORT --host-id NAME [--config FILE] [--data-listen HOST:PORT]
+ *               [--log-level trace|debug|info|warning|error]
+ *
+ * Command-line flags win over the config file. Exit status: 0 after SIGTERM/SIGINT, 2 for usage or
+ * config errors, 1 when the agent cannot start (e.g. the data listen address is taken).
+ */
+#include "clock.h"
+#include "config.h"
+#include "control_link.h"
+#include "data_listener.h"
+#include "inventory.h"
+#include "log.h"
+#include "net.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define DEFAULT_DATA_LISTEN "0.0.0.0:7101"
+#define MAX_POLL_MS 60000
+
+struct agent {
+	struct ferry_agent_config cfg;
+	struct ferry_data_listener data;
+	struct ferry_control_link link;
+	struct ferry_inventory inventory;
+	char boot_id[33];
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: ferry-agent --coordinator HOST:PORT --host-id NAME [--config FILE]\n"
+		    "                   [--data-listen HOST:PORT] [--log-level trace|debug|info|warning|error]\n"
+		    "       ferry-agent --version | --help\n"
+		    "defaults: --data-listen " DEFAULT_DATA_LISTEN ", --log-level info; flags win over the config file\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "ferry-agent: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return 2;
+}
+
+/* Copies a flag over the config value; flags win. Returns 0 or 2 when the value is too long. */
+static int set_field(char *field, size_t size, const char *flag, const char *value)
+{
+	if (strlen(value) >= size)
+		return usage_error("%s: value too long", flag);
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
+/* Parses argv into a->cfg (config file first, then flags over it). Returns -1 to go on, or the
+ * exit status. */
+static int parse_options(int argc, char **argv, struct agent *a)
+{
+	static const struct option opts[] = {
+		{"coordinator", required_argument, NULL, 'c'}, {"host-id", required_argument, NULL, 'i'},
+		{"config", required_argument, NULL, 'f'},      {"data-listen", required_argument, NULL, 'd'},
+		{"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+	};
+	const char *coordinator = NULL, *host_id = NULL, *config = NULL, *data_listen = NULL, *log_level = NULL;
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': coordinator = optarg; break;
+		case 'i': host_id = optarg; break;
+		case 'f': config = optarg; break;
+		case 'd': data_listen = optarg; break;
+		case 'l': log_level = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ferry-agent " FERRY_AGENT_VERSION "\n"); return 0;
+		case ':': return usage_error("%s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+
+	memset(&a->cfg, 0, sizeof a->cfg);
+	if (config) {
+		char err[512];
+		if (ferry_config_load(config, &a->cfg, err, sizeof err) != 0) {
+			fprintf(stderr, "ferry-agent: %s\n", err);
+			return 2;
+		}
+	}
+	int rc = 0;
+	if (coordinator)
+		rc = rc ? rc : set_field(a->cfg.coordinator, sizeof a->cfg.coordinator, "--coordinator", coordinator);
+	if (host_id)
+		rc = rc ? rc : set_field(a->cfg.host_id, sizeof a->cfg.host_id, "--host-id", host_id);
+	if (data_listen)
+		rc = rc ? rc : set_field(a->cfg.data_listen, sizeof a->cfg.data_listen, "--data-listen", data_listen);
+	if (log_level)
+		rc = rc ? rc : set_field(a->cfg.log_level, sizeof a->cfg.log_level, "--log-level", log_level);
+	if (rc)
+		return rc;
+	if (!a->cfg.data_listen[0])
+		snprintf(a->cfg.data_listen, sizeof a->cfg.data_listen, "%s", DEFAULT_DATA_LISTEN);
+
+	if (!a->cfg.coordinator[0])
+		return usage_error("%s", "--coordinator is required (or coordinator = in the config file)");
+	if (!a->cfg.host_id[0])
+		return usage_error("%s", "--host-id is required (or host_id = in the config file)");
+	char host[FERRY_NET_HOST_MAX];
+	uint16_t port;
+	if (ferry_net_parse_hostport(a->cfg.coordinator, host, sizeof host, &port) != 0 || port == 0)
+		return usage_error("coordinator '%s' is not HOST:PORT", a->cfg.coordinator);
+	if (ferry_net_parse_hostport(a->cfg.data_listen, host, sizeof host, &port) != 0)
+		return usage_error("data listen address '%s' is not HOST:PORT", a->cfg.data_listen);
+	enum ferry_log_level level = FERRY_LOG_INFO;
+	if (a->cfg.log_level[0] && ferry_log_level_parse(a->cfg.log_level, &level) != 0)
+		return usage_error("log level '%s' is not trace|debug|info|warning|error", a->cfg.log_level);
+	ferry_log_set_level(level);
+	return -1;
+}
+
+static void read_facts(struct ferry_host_facts *facts)
+{
+	int err = ferry_host_facts_read(facts);
+	if (err) {
+		/* Zeros tell ferryd "unknown"; refusing to register over it would help nobody. */
+		ferry_log(FERRY_LOG_WARNING, "msg=\"cannot read host facts\" reason=\"%s\"", strerror(-err));
+		memset(facts, 0, sizeof *facts);
+	}
+}
+
+static const ProtobufCMessage *build_inventory(void *ctx, int control_fd)
+{
+	struct agent *a = ctx;
+	struct ferry_host_facts facts;
+	char data_address[FERRY_NET_ADDR_MAX];
+	read_facts(&facts);
+	int err = ferry_net_advertised_address(a->data.address, control_fd, data_address, sizeof data_address);
+	if (err) {
+		ferry_log(FERRY_LOG_WARNING, "msg=\"cannot tell the data address\" data_listen=%s reason=\"%s\"",
+			  a->data.address, strerror(-err));
+		return NULL;
+	}
+	ferry_inventory_build(&a->inventory, a->cfg.host_id, &facts, data_address, a->cfg.devices, a->cfg.n_devices);
+	return &a->inventory.msg.base;
+}
+
+static uint64_t free_memory(void *ctx)
+{
+	struct ferry_host_facts facts;
+	read_facts(&facts);
+	return facts.free_memory_bytes;
+}
+
+/* A new boot id per process start: ferryd tells a restarted agent from a duplicate host with it. */
+static void make_boot_id(char out[33])
+{
+	uint8_t b[16];
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+		uint64_t t = (uint64_t)ferry_realtime_ns() ^ ((uint64_t)getpid() << 32);
+		memcpy(b, &t, 8);
+		memcpy(b + 8, &t, 8);
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* SIGTERM and SIGINT arrive as a readable fd, so the loop sees them without races. */
+static int open_signal_fd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN); /* a peer hanging up is an error code, not a death */
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int run(struct agent *a)
+{
+	int sfd = open_signal_fd();
+	if (sfd < 0) {
+		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot set up signals\" reason=\"%s\"", strerror(-sfd));
+		return 1;
+	}
+	int err = ferry_data_listener_open(&a->data, a->cfg.data_listen);
+	if (err) {
+		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot listen for data channels\" data_listen=%s reason=\"%s\"",
+			  a->cfg.data_listen, strerror(-err));
+		close(sfd);
+		return 1;
+	}
+	make_boot_id(a->boot_id);
+	struct ferry_control_link_host host = {build_inventory, free_memory, a};
+	ferry_control_link_init(&a->link, a->cfg.coordinator, a->cfg.host_id, a->boot_id, FERRY_AGENT_VERSION, &host,
+				ferry_random_system, NULL);
+	ferry_log(FERRY_LOG_INFO,
+		  "msg=\"ferry-agent starting\" version=" FERRY_AGENT_VERSION
+		  " host_id=%s coordinator=%s data_listen=%s devices=%zu boot_id=%s",
+		  a->cfg.host_id, a->cfg.coordinator, a->data.address, a->cfg.n_devices, a->boot_id);
+	ferry_control_link_start(&a->link, ferry_monotonic_ms());
+
+	for (;;) {
+		struct pollfd pfds[2 + FERRY_DATA_MAX_PENDING + 1];
+		pfds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfds[1].fd = ferry_control_link_poll_fd(&a->link, &pfds[1].events);
+		pfds[1].revents = 0;
+		size_t n_data = ferry_data_listener_pollfds(&a->data, pfds + 2, FERRY_DATA_MAX_PENDING + 1);
+
+		uint64_t now = ferry_monotonic_ms();
+		uint64_t due = ferry_control_link_next_deadline(&a->link);
+		uint64_t data_due = ferry_data_listener_next_deadline(&a->data);
+		if (data_due < due)
+			due = data_due;
+		int timeout = due <= now ? 0 : (due - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(due - now));
+
+		int rc = poll(pfds, 2 + n_data, timeout);
+		if (rc < 0 && errno != EINTR) {
+			ferry_log(FERRY_LOG_ERROR, "msg=\"poll failed\" reason=\"%s\"", strerror(errno));
+			break;
+		}
+		now = ferry_monotonic_ms();
+		if (rc > 0 && (pfds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				ferry_log(FERRY_LOG_INFO, "msg=\"shutting down\" signal=%s",
+					  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+				ferry_control_link_stop(&a->link);
+				ferry_data_listener_close(&a->data);
+				close(sfd);
+				ferry_log(FERRY_LOG_INFO, "msg=\"ferry-agent stopped\"");
+				return 0;
+			}
+		}
+		if (rc > 0) {
+			ferry_control_link_on_poll(&a->link, pfds[1].revents, now);
+			ferry_data_listener_on_poll(&a->data, pfds + 2, n_data, now);
+		}
+		ferry_control_link_on_timer(&a->link, now);
+		ferry_data_listener_on_timer(&a->data, now);
+	}
+	ferry_control_link_stop(&a->link);
+	ferry_data_listener_close(&a->data);
+	close(sfd);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent agent; /* large (64 devices, inventory storage): not on the stack */
+	int rc = parse_options(argc, argv, &agent);
+	if (rc >= 0)
+		return rc;
+	return run(&agent);
+}

@@ -1,0 +1,71 @@
+/*
+ * The workload: the VM's stand-in process in tests, demos and benchmarks. It owns guest RAM (a
+ * memfd, shared so an agent can map it or receive it) and runs "vCPU" threads that rewrite pages at
+ * a configured rate and pattern. Every page always carries a valid self-check (page_check.h): a
+ * vCPU rewrites a whole page (payload, generation + 1, checksum) between two checks of the freeze
+ * flag, so a frozen workload never holds a half-written page.
+ *
+ * Pages are split between vCPUs by index (vCPU i owns pages p with p % vcpus == i), so no two
+ * threads ever write the same page and each pattern stays seeded and reproducible per vCPU.
+ */
+#ifndef FERRY_WORKLOAD_H
+#define FERRY_WORKLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "page_check.h"
+
+#define FERRY_WORKLOAD_MAX_VCPUS 64u
+
+enum ferry_workload_pattern {
+	FERRY_WORKLOAD_UNIFORM = 0, /* uniformly random over all RAM */
+	FERRY_WORKLOAD_HOT = 1,     /* uniformly random over the first hot_bytes of RAM */
+	FERRY_WORKLOAD_SWEEP = 2,   /* sequential passes over all RAM */
+};
+
+struct ferry_workload_config {
+	uint64_t ram_bytes;          /* multiple of 4096, > 0 */
+	unsigned vcpus;              /* 1 .. FERRY_WORKLOAD_MAX_VCPUS */
+	uint64_t dirty_rate_pages;   /* page writes per second over all vCPUs; 0 = as fast as possible */
+	enum ferry_workload_pattern pattern;
+	uint64_t hot_bytes;          /* FERRY_WORKLOAD_HOT only; clamped to ram_bytes */
+	uint64_t seed;
+	int thp;                     /* madvise(MADV_HUGEPAGE) the RAM before touching it */
+	int start_frozen;            /* vCPUs start parked, as if frozen */
+};
+
+struct ferry_workload;
+
+/* Creates guest RAM (memfd, mapped shared, every page filled: resident and valid) and starts the
+ * vCPUs. -errno with context in err. */
+int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_workload **out, char *err,
+			  size_t errlen);
+
+/* Stops every vCPU between two page writes and returns once all of them acknowledged. Idempotent. */
+void ferry_workload_freeze(struct ferry_workload *w);
+/* Lets the vCPUs run again (their rate schedule restarts: no catch-up burst). Idempotent. */
+void ferry_workload_thaw(struct ferry_workload *w);
+int ferry_workload_frozen(const struct ferry_workload *w);
+
+struct ferry_workload_stats {
+	unsigned vcpus;
+	int frozen;
+	uint64_t writes_total;
+	uint64_t max_generation; /* highest page generation any vCPU has written (1 = only the fill) */
+	uint64_t vcpu_writes[FERRY_WORKLOAD_MAX_VCPUS];
+};
+void ferry_workload_stats(struct ferry_workload *w, struct ferry_workload_stats *out);
+
+/* Verifies every page's self-check, freezing the vCPUs for the duration if they run. 0, or
+ * -EBADMSG with the first bad page and the reason. */
+int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum ferry_page_fault *fault);
+
+int ferry_workload_memfd(const struct ferry_workload *w);
+void *ferry_workload_base(const struct ferry_workload *w);
+uint64_t ferry_workload_ram_bytes(const struct ferry_workload *w);
+
+/* Stops and joins the vCPUs, unmaps and closes guest RAM. NULL is fine. */
+void ferry_workload_destroy(struct ferry_workload *w);
+
+#endif

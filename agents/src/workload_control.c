@@ -1,0 +1,219 @@
+/* Control-socket server of the workload; see workload_control.h and workload_ipc.h. */
+#include "workload_control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "uffd_compat.h"
+#include "workload_ipc.h"
+
+#define MAX_CLIENTS 8
+
+struct client {
+	int fd; /* -1: free slot */
+	size_t len;
+	char buf[FERRY_WORKLOAD_IPC_LINE_MAX];
+};
+
+/* A userfaultfd for this process's memory. An unprivileged workload (vm.unprivileged_userfaultfd
+ * = 0) may only ask for user-mode faults, which is all async write-protect needs. */
+static int create_userfaultfd(void)
+{
+	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM)
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	return fd < 0 ? -errno : fd;
+}
+
+static int reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int reply(int fd, const char *fmt, ...)
+{
+	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof line - 1)
+		return -EMSGSIZE;
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return ferry_workload_ipc_send_line(fd, line, NULL, 0);
+}
+
+static int handle_stats(struct ferry_workload *w, int fd)
+{
+	struct ferry_workload_stats s;
+	ferry_workload_stats(w, &s);
+	char per_vcpu[FERRY_WORKLOAD_IPC_LINE_MAX / 2] = "";
+	size_t off = 0;
+	for (unsigned i = 0; i < s.vcpus && off < sizeof per_vcpu; i++)
+		off += (size_t)snprintf(per_vcpu + off, sizeof per_vcpu - off, "%s%" PRIu64, i ? "," : "",
+					s.vcpu_writes[i]);
+	return reply(fd, "ok frozen=%d vcpus=%u writes=%" PRIu64 " generation=%" PRIu64 " ram_bytes=%" PRIu64
+		     " vcpu_writes=%s", s.frozen, s.vcpus, s.writes_total, s.max_generation,
+		     ferry_workload_ram_bytes(w), per_vcpu);
+}
+
+static int handle_verify(struct ferry_workload *w, int fd)
+{
+	uint64_t bad = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	if (ferry_workload_verify(w, &bad, &fault) == 0)
+		return reply(fd, "ok pages=%" PRIu64, ferry_workload_ram_bytes(w) / FERRY_PAGE_BYTES);
+	ferry_log(FERRY_LOG_ERROR, "msg=\"guest memory self-check failed\" page=%" PRIu64 " reason=%s", bad,
+		  ferry_page_fault_name(fault));
+	return reply(fd, "bad page=%" PRIu64 " reason=%s", bad, ferry_page_fault_name(fault));
+}
+
+static int handle_attach(struct ferry_workload *w, const struct ferry_workload_control_options *opt, int fd)
+{
+	int fds[2] = {ferry_workload_memfd(w), -1};
+	if (opt->give_uffd) {
+		fds[1] = create_userfaultfd();
+		if (fds[1] < 0) {
+			ferry_log(FERRY_LOG_ERROR, "msg=\"userfaultfd() failed\" errno=%d reason=\"%s\"", -fds[1],
+				  strerror(-fds[1]));
+			return reply(fd, "error userfaultfd: %s", strerror(-fds[1]));
+		}
+	}
+	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
+	snprintf(line, sizeof line, "ok attach pid=%d base=0x%" PRIxPTR " ram_bytes=%" PRIu64 " page_size=%u uffd=%d\n",
+		 (int)getpid(), (uintptr_t)ferry_workload_base(w), ferry_workload_ram_bytes(w), FERRY_PAGE_BYTES,
+		 opt->give_uffd ? 1 : 0);
+	int rc = ferry_workload_ipc_send_line(fd, line, fds, opt->give_uffd ? 2 : 1);
+	/* The receiver's copy is the only one that counts: when its tracker closes it, tracking ends. */
+	if (fds[1] >= 0)
+		close(fds[1]);
+	ferry_log(FERRY_LOG_INFO, "msg=\"attach handed over guest RAM\" uffd=%d", opt->give_uffd ? 1 : 0);
+	return rc;
+}
+
+/* Runs one command. Returns 1 when the workload must quit, 0 to go on, -errno to drop the client. */
+static int handle_line(struct ferry_workload *w, const struct ferry_workload_control_options *opt, int fd,
+		       const char *cmd)
+{
+	ferry_log(FERRY_LOG_DEBUG, "msg=\"control command\" command=%.32s", cmd);
+	if (strcmp(cmd, "freeze") == 0) {
+		ferry_workload_freeze(w);
+		return reply(fd, "ok frozen");
+	}
+	if (strcmp(cmd, "thaw") == 0) {
+		ferry_workload_thaw(w);
+		return reply(fd, "ok running");
+	}
+	if (strcmp(cmd, "stats") == 0)
+		return handle_stats(w, fd);
+	if (strcmp(cmd, "verify") == 0)
+		return handle_verify(w, fd);
+	if (strcmp(cmd, "attach") == 0)
+		return handle_attach(w, opt, fd);
+	if (strcmp(cmd, "quit") == 0) {
+		int rc = reply(fd, "ok bye");
+		return rc < 0 ? rc : 1;
+	}
+	return reply(fd, "error unknown command");
+}
+
+/* Reads what the client sent and runs every complete line. Same return values as handle_line;
+ * -ECONNRESET when the client closed. */
+static int serve_client(struct ferry_workload *w, const struct ferry_workload_control_options *opt,
+			struct client *c)
+{
+	ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	c->len += (size_t)n;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (!nl) {
+			if (c->len == sizeof c->buf) {
+				reply(c->fd, "error line too long");
+				return -EMSGSIZE;
+			}
+			return 0;
+		}
+		*nl = '\0';
+		int rc = handle_line(w, opt, c->fd, c->buf);
+		size_t used = (size_t)(nl + 1 - c->buf);
+		memmove(c->buf, nl + 1, c->len - used);
+		c->len -= used;
+		if (rc)
+			return rc;
+	}
+}
+
+int ferry_workload_control_serve(struct ferry_workload *w, const struct ferry_workload_control_options *opt)
+{
+	struct client clients[MAX_CLIENTS];
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		clients[i].fd = -1;
+	int rc = 0;
+	for (;;) {
+		struct pollfd p[2 + MAX_CLIENTS];
+		int slot[2 + MAX_CLIENTS];
+		nfds_t n = 0;
+		p[n++] = (struct pollfd){.fd = opt->listen_fd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = opt->stop_fd, .events = POLLIN}; /* fd -1 is ignored by poll */
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (clients[i].fd >= 0) {
+				slot[n] = i;
+				p[n++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+			}
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		if (p[1].revents) {
+			ferry_log(FERRY_LOG_INFO, "msg=\"stop requested\"");
+			break;
+		}
+		int quit = 0;
+		for (nfds_t k = 2; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			struct client *c = &clients[slot[k]];
+			int r = serve_client(w, opt, c);
+			if (r == 1)
+				quit = 1;
+			if (r != 0) {
+				close(c->fd);
+				c->fd = -1;
+			}
+		}
+		if (quit) {
+			ferry_log(FERRY_LOG_INFO, "msg=\"quit requested\"");
+			break;
+		}
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(opt->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			int i = 0;
+			while (fd >= 0 && i < MAX_CLIENTS && clients[i].fd >= 0)
+				i++;
+			if (fd >= 0 && i == MAX_CLIENTS) {
+				reply(fd, "error too many clients");
+				close(fd);
+			} else if (fd >= 0) {
+				clients[i].fd = fd;
+				clients[i].len = 0;
+			}
+		}
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			close(clients[i].fd);
+	return rc;
+}

@@ -1,0 +1,40 @@
+/*
+ * Command line of ferry-workload:
+ *
+ *   ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]
+ *                  [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]
+ *                  [--start-frozen] [--log-level LEVEL]
+ *
+ * SIZE: bytes with an optional binary unit, "256MiB", "2GiB", "64KiB" ("M", "G", "K" also accepted);
+ * in hot:SIZE a bare number means MiB. RATE: page writes per second over all vCPUs ("5000"), or
+ * bytes per second with a unit ("20MiB/s"); 0 = as fast as possible. Defaults: --ram 256MiB,
+ * --vcpus 1, --dirty-rate 1000, --pattern uniform, --seed 1.
+ */
+#ifndef FERRY_WORKLOAD_OPTIONS_H
+#define FERRY_WORKLOAD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "workload.h"
+
+struct ferry_workload_options {
+	struct ferry_workload_config config;
+	const char *control_path;
+	int give_uffd;
+	enum ferry_log_level log_level;
+};
+
+/* "256MiB" -> bytes. -EINVAL for anything else, -ERANGE on overflow. `bare_unit` multiplies a
+ * number without a unit (1 for bytes, 1 << 20 for MiB). */
+int ferry_workload_parse_size(const char *s, uint64_t bare_unit, uint64_t *out);
+/* "5000" -> 5000 pages/s; "20MiB/s" -> 5120 pages/s. */
+int ferry_workload_parse_rate(const char *s, uint64_t *pages_per_s);
+/* "uniform", "sweep", "hot:N" -> pattern and hot-set bytes. */
+int ferry_workload_parse_pattern(const char *s, enum ferry_workload_pattern *pattern, uint64_t *hot_bytes);
+
+/* Parses argv. 0, 1 if --help was asked (usage printed), or -EINVAL with the reason in err. */
+int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_options *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * The workload: option parsing, the in-process vCPU engine, and the real ferry-workload binary
+ * driven over its control socket (freeze really stops writes, as seen by the dirty tracker; a
+ * corrupted byte in guest RAM is named by `verify`). The binary is found next to ferry-agent
+ * (FERRY_AGENT_BIN, set by `make check`).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dirty_tracker.h"
+#include "test.h"
+#include "workload.h"
+#include "workload_ipc.h"
+#include "workload_options.h"
+
+#define TIMEOUT_MS 20000
+
+FERRY_TEST(workload_parses_sizes_rates_patterns)
+{
+	uint64_t v = 0;
+	EXPECT_EQ_INT(ferry_workload_parse_size("256MiB", 1, &v), 0);
+	EXPECT_EQ_U64(v, 256ull << 20);
+	EXPECT_EQ_INT(ferry_workload_parse_size("2G", 1, &v), 0);
+	EXPECT_EQ_U64(v, 2ull << 30);
+	EXPECT_EQ_INT(ferry_workload_parse_size("4096", 1, &v), 0);
+	EXPECT_EQ_U64(v, 4096);
+	EXPECT_EQ_INT(ferry_workload_parse_size("12XB", 1, &v), -EINVAL);
+	EXPECT_EQ_INT(ferry_workload_parse_size("", 1, &v), -EINVAL);
+	EXPECT_EQ_INT(ferry_workload_parse_size("-1", 1, &v), -EINVAL);
+	EXPECT_EQ_INT(ferry_workload_parse_size("99999999999TiB", 1, &v), -ERANGE);
+	EXPECT_EQ_INT(ferry_workload_parse_rate("5000", &v), 0);
+	EXPECT_EQ_U64(v, 5000);
+	EXPECT_EQ_INT(ferry_workload_parse_rate("20MiB/s", &v), 0);
+	EXPECT_EQ_U64(v, 5120);
+	EXPECT_EQ_INT(ferry_workload_parse_rate("0", &v), 0);
+	EXPECT_EQ_U64(v, 0);
+	EXPECT_EQ_INT(ferry_workload_parse_rate("5M", &v), -EINVAL);
+	EXPECT_EQ_INT(ferry_workload_parse_rate("20/s", &v), -EINVAL);
+	enum ferry_workload_pattern p;
+	EXPECT_EQ_INT(ferry_workload_parse_pattern("hot:64", &p, &v), 0);
+	EXPECT_EQ_INT(p, FERRY_WORKLOAD_HOT);
+	EXPECT_EQ_U64(v, 64ull << 20);
+	EXPECT_EQ_INT(ferry_workload_parse_pattern("hot:512KiB", &p, &v), 0);
+	EXPECT_EQ_U64(v, 512ull << 10);
+	EXPECT_EQ_INT(ferry_workload_parse_pattern("sweep", &p, &v), 0);
+	EXPECT_EQ_INT(p, FERRY_WORKLOAD_SWEEP);
+	EXPECT_EQ_INT(ferry_workload_parse_pattern("hot:", &p, &v), -EINVAL);
+	EXPECT_EQ_INT(ferry_workload_parse_pattern("random", &p, &v), -EINVAL);
+}
+
+FERRY_TEST(workload_options_defaults_and_errors)
+{
+	struct ferry_workload_options o;
+	char err[256];
+	char *ok[] = {"ferry-workload", "--control", "/tmp/x.sock", "--ram", "64MiB", "--vcpus", "3", "--pattern", "hot:8",
+		      "--uffd", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(10, ok, &o, err, sizeof err), 0);
+	EXPECT_EQ_U64(o.config.ram_bytes, 64ull << 20);
+	EXPECT_EQ_INT(o.config.vcpus, 3);
+	EXPECT_EQ_U64(o.config.dirty_rate_pages, 1000);
+	EXPECT_EQ_U64(o.config.hot_bytes, 8ull << 20);
+	EXPECT_EQ_INT(o.give_uffd, 1);
+	char *no_control[] = {"ferry-workload", "--ram", "64MiB", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(3, no_control, &o, err, sizeof err), -EINVAL);
+	EXPECT(strstr(err, "--control") != NULL);
+	char *bad_ram[] = {"ferry-workload", "--control", "x", "--ram", "1000", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(5, bad_ram, &o, err, sizeof err), -EINVAL);
+	EXPECT(strstr(err, "--ram") != NULL);
+	char *hot_too_big[] = {"ferry-workload", "--control", "x", "--ram", "4MiB", "--pattern", "hot:8", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(7, hot_too_big, &o, err, sizeof err), -EINVAL);
+}
+
+/* The in-process engine: frozen means no write at all; every pattern keeps memory valid. */
+FERRY_TEST(workload_engine_freeze_and_patterns_keep_memory_valid)
+{
+	const enum ferry_workload_pattern patterns[] = {FERRY_WORKLOAD_UNIFORM, FERRY_WORKLOAD_HOT, FERRY_WORKLOAD_SWEEP};
+	for (size_t k = 0; k < 3; k++) {
+		struct ferry_workload_config cfg = {.ram_bytes = 4u << 20, .vcpus = 3, .dirty_rate_pages = 0,
+						    .pattern = patterns[k], .hot_bytes = 256u << 10, .seed = 9,
+						    .start_frozen = 1};
+		struct ferry_workload *w = NULL;
+		char err[256];
+		EXPECT_EQ_INT(ferry_workload_create(&cfg, &w, err, sizeof err), 0);
+		if (!w)
+			return;
+		struct ferry_workload_stats s0, s1;
+		ferry_workload_stats(w, &s0);
+		EXPECT_EQ_U64(s0.writes_total, 0);
+		EXPECT(s0.frozen);
+		ferry_workload_thaw(w);
+		for (int i = 0; i < 2000; i++) { /* at most 20 s; vCPUs write as fast as they can */
+			ferry_workload_stats(w, &s1);
+			if (s1.writes_total >= 3000)
+				break;
+			usleep(10000);
+		}
+		EXPECT(s1.writes_total >= 3000);
+		ferry_workload_freeze(w);
+		ferry_workload_stats(w, &s0);
+		usleep(20000);
+		ferry_workload_stats(w, &s1);
+		EXPECT_EQ_U64(s1.writes_total, s0.writes_total);
+		EXPECT(s1.max_generation > 1);
+		uint64_t bad = 0;
+		enum ferry_page_fault f;
+		EXPECT_EQ_INT(ferry_workload_verify(w, &bad, &f), 0);
+		if (patterns[k] == FERRY_WORKLOAD_HOT) {
+			/* Nothing outside the hot set was touched: generation 1 everywhere past it. */
+			const uint8_t *base = ferry_workload_base(w);
+			uint64_t outside = 0;
+			for (uint64_t i = (256u << 10) / FERRY_PAGE_BYTES; i < (4u << 20) / FERRY_PAGE_BYTES; i++)
+				outside += ferry_page_trailer_read(base + i * FERRY_PAGE_BYTES).generation != 1;
+			EXPECT_EQ_U64(outside, 0);
+		}
+		ferry_workload_destroy(w);
+	}
+}
+
+/* A running ferry-workload process and a control connection to it. */
+struct running {
+	pid_t pid;
+	int sock;
+	char path[108];
+};
+
+static int workload_binary(char *out, size_t cap)
+{
+	const char *agent = getenv("FERRY_AGENT_BIN");
+	if (!agent) {
+		fprintf(stderr, "  FERRY_AGENT_BIN is not set (run through make check)\n");
+		return -ENOENT;
+	}
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", agent);
+	snprintf(out, cap, "%s/ferry-workload", dirname(copy));
+	return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int start_workload(struct running *r, const char *rate, int uffd)
+{
+	char bin[PATH_MAX] = "";
+	r->sock = -1;
+	if (workload_binary(bin, sizeof bin)) {
+		fprintf(stderr, "  ferry-workload binary not found at %s\n", bin);
+		return -ENOENT;
+	}
+	snprintf(r->path, sizeof r->path, "/tmp/ferry-test-workload-%d.sock", (int)getpid());
+	unlink(r->path);
+	r->pid = fork();
+	if (r->pid == 0) {
+		char *argv[] = {bin, "--control", r->path, "--ram", "16MiB", "--vcpus", "2", "--dirty-rate", (char *)rate,
+				"--pattern", "uniform", "--seed", "5", uffd ? "--uffd" : NULL, NULL};
+		execv(bin, argv);
+		_exit(127);
+	}
+	/* Wait (bounded) for the control socket: RAM is filled before the loop serves. */
+	for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+		if (ferry_workload_ipc_connect(r->path, &r->sock) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void command(struct running *r, const char *cmd, char *reply, size_t cap)
+{
+	EXPECT_EQ_INT(ferry_workload_ipc_command(r->sock, cmd, reply, cap, TIMEOUT_MS), 0);
+}
+
+static void stop_workload(struct running *r)
+{
+	char reply[64] = "";
+	command(r, "quit", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok bye");
+	close(r->sock);
+	int status = 0;
+	EXPECT_EQ_INT(waitpid(r->pid, &status, 0), r->pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+FERRY_TEST(workload_freeze_really_stops_writes)
+{
+	struct running r;
+	EXPECT_EQ_INT(start_workload(&r, "0", 1), 0);
+	if (r.sock < 0)
+		return;
+	struct ferry_workload_attach a;
+	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	int rc = ferry_workload_ipc_attach(r.sock, &a, TIMEOUT_MS, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "  attach: %s\n", err);
+	EXPECT_EQ_INT(rc, 0);
+	EXPECT_EQ_INT(a.pid, r.pid);
+	EXPECT_EQ_U64(a.ram_bytes, 16u << 20);
+	EXPECT(a.uffd >= 0);
+	struct ferry_dirty_tracker *t = NULL;
+	rc = ferry_dirty_tracker_open(a.pid, a.uffd, a.base, a.ram_bytes, &t, err, sizeof err);
+	if (rc == 0)
+		rc = ferry_dirty_tracker_start(t, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "  tracker: %s\n", err);
+	EXPECT_EQ_INT(rc, 0);
+	close(a.uffd);
+	struct ferry_dirty_bitmap bm;
+	ferry_dirty_bitmap_init(&bm, a.ram_bytes / FERRY_PAGE_BYTES);
+
+	/* Running: pages get dirty. */
+	int64_t n = 0;
+	for (int i = 0; i < TIMEOUT_MS / 10 && n == 0; i++) {
+		usleep(10000);
+		n = ferry_dirty_tracker_harvest(t, &bm, err, sizeof err);
+	}
+	EXPECT(n > 0);
+	/* Frozen: after the harvest that collects the last writes, nothing more, however long we wait. */
+	command(&r, "freeze", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok frozen");
+	uint64_t w0 = 0, w1 = 1;
+	command(&r, "stats", reply, sizeof reply);
+	ferry_workload_ipc_field_u64(reply, "writes", &w0);
+	EXPECT(ferry_dirty_tracker_harvest(t, &bm, err, sizeof err) >= 0);
+	usleep(300000);
+	ferry_dirty_bitmap_clear_all(&bm);
+	EXPECT_EQ_INT(ferry_dirty_tracker_harvest(t, &bm, err, sizeof err), 0);
+	EXPECT_EQ_U64(ferry_dirty_bitmap_count(&bm), 0);
+	command(&r, "stats", reply, sizeof reply);
+	ferry_workload_ipc_field_u64(reply, "writes", &w1);
+	EXPECT_EQ_U64(w1, w0);
+	/* Thawed: dirty again. */
+	command(&r, "thaw", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok running");
+	n = 0;
+	for (int i = 0; i < TIMEOUT_MS / 10 && n == 0; i++) {
+		usleep(10000);
+		n = ferry_dirty_tracker_harvest(t, &bm, err, sizeof err);
+	}
+	EXPECT(n > 0);
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	ferry_dirty_tracker_close(t);
+	ferry_dirty_bitmap_free(&bm);
+	close(a.memfd);
+	stop_workload(&r);
+}
+
+FERRY_TEST(workload_verify_names_a_corrupted_byte)
+{
+	struct running r;
+	EXPECT_EQ_INT(start_workload(&r, "2000", 0), 0);
+	if (r.sock < 0)
+		return;
+	struct ferry_workload_attach a;
+	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	EXPECT_EQ_INT(ferry_workload_ipc_attach(r.sock, &a, TIMEOUT_MS, err, sizeof err), 0);
+	EXPECT_EQ_INT(a.uffd, -1); /* started without --uffd */
+	uint8_t *ram = mmap(NULL, a.ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a.memfd, 0);
+	EXPECT(ram != MAP_FAILED);
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	command(&r, "freeze", reply, sizeof reply);
+	ram[1234 * FERRY_PAGE_BYTES + 100] ^= 0x40;
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "bad page=1234 reason=bad_checksum");
+	ram[1234 * FERRY_PAGE_BYTES + 100] ^= 0x40;
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	command(&r, "bogus", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error unknown command");
+	munmap(ram, a.ram_bytes);
+	close(a.memfd);
+	stop_workload(&r);
+}
