@@ -1,4 +1,5 @@
 /* uffd async write-protect + PAGEMAP_SCAN dirty tracking; see dirty_tracker.h. */
+#include "errbuf.h"
 #include "dirty_tracker.h"
 
 #include <errno.h>
@@ -28,17 +29,6 @@ struct ferry_dirty_tracker {
 	struct page_region *vec;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* 0 if `fd` is a userfaultfd, else -EBADF with what it is instead. */
 static int check_is_userfaultfd(int fd, char *err, size_t errlen)
@@ -48,12 +38,12 @@ static int check_is_userfaultfd(int fd, char *err, size_t errlen)
 	ssize_t n = readlink(path, target, sizeof target - 1);
 	if (n < 0) {
 		int e = errno;
-		set_err(err, errlen, "fd %d handed over as the userfaultfd is not open: %s", fd, strerror(e));
+		ferry_errbuf_set(err, errlen, "fd %d handed over as the userfaultfd is not open: %s", fd, strerror(e));
 		return -EBADF;
 	}
 	target[n] = '\0';
 	if (strcmp(target, "anon_inode:[userfaultfd]") != 0) {
-		set_err(err, errlen, "fd %d handed over as the userfaultfd is %s, not a userfaultfd", fd, target);
+		ferry_errbuf_set(err, errlen, "fd %d handed over as the userfaultfd is %s, not a userfaultfd", fd, target);
 		return -EBADF;
 	}
 	return 0;
@@ -67,19 +57,19 @@ static int enable_async_wp(struct ferry_dirty_tracker *t, char *err, size_t errl
 	if (ioctl(t->uffd, UFFDIO_API, &api) != 0) {
 		int e = errno;
 		if (e == EINVAL) {
-			set_err(err, errlen,
+			ferry_errbuf_set(err, errlen,
 				"UFFDIO_API(features=0x%llx) refused (%s): dirty tracking needs " FERRY_DIRTY_REQUIREMENT
 				" (or this userfaultfd was already initialised by someone else)",
 				(unsigned long long)want, strerror(e));
 			return -EOPNOTSUPP;
 		}
-		set_err(err, errlen, "UFFDIO_API(features=0x%llx) on the userfaultfd of pid %d: %s",
+		ferry_errbuf_set(err, errlen, "UFFDIO_API(features=0x%llx) on the userfaultfd of pid %d: %s",
 			(unsigned long long)want, (int)t->pid, strerror(e));
 		return -e;
 	}
 	/* A kernel that masks unknown features instead of refusing them must not pass silently. */
 	if ((api.features & want) != want) {
-		set_err(err, errlen,
+		ferry_errbuf_set(err, errlen,
 			"userfaultfd lacks features 0x%llx (kernel offers 0x%llx): dirty tracking needs " FERRY_DIRTY_REQUIREMENT,
 			(unsigned long long)(want & ~api.features), (unsigned long long)api.features);
 		return -EOPNOTSUPP;
@@ -87,7 +77,7 @@ static int enable_async_wp(struct ferry_dirty_tracker *t, char *err, size_t errl
 	struct uffdio_register reg = {.range = {.start = t->base, .len = t->length}, .mode = UFFDIO_REGISTER_MODE_WP};
 	if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
 		int e = errno;
-		set_err(err, errlen,
+		ferry_errbuf_set(err, errlen,
 			"UFFDIO_REGISTER(MODE_WP) of [0x%llx, 0x%llx) in pid %d: %s%s", (unsigned long long)t->base,
 			(unsigned long long)(t->base + t->length), (int)t->pid, strerror(e),
 			e == EBUSY ? " (another userfaultfd already tracks this range)"
@@ -104,7 +94,7 @@ static int open_pagemap(struct ferry_dirty_tracker *t, char *err, size_t errlen)
 	t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (t->pagemap_fd < 0) {
 		int e = errno;
-		set_err(err, errlen, "open %s: %s", path, strerror(e));
+		ferry_errbuf_set(err, errlen, "open %s: %s", path, strerror(e));
 		return -e;
 	}
 	return 0;
@@ -116,7 +106,7 @@ int ferry_dirty_tracker_open(pid_t pid, int uffd, uint64_t base_addr, uint64_t l
 	*out = NULL;
 	if (length == 0 || base_addr % FERRY_DIRTY_PAGE_SIZE || length % FERRY_DIRTY_PAGE_SIZE ||
 	    base_addr + length < base_addr) {
-		set_err(err, errlen, "bad tracking range [0x%llx, +0x%llx): must be non-empty and %u-byte aligned",
+		ferry_errbuf_set(err, errlen, "bad tracking range [0x%llx, +0x%llx): must be non-empty and %u-byte aligned",
 			(unsigned long long)base_addr, (unsigned long long)length, FERRY_DIRTY_PAGE_SIZE);
 		return -EINVAL;
 	}
@@ -125,7 +115,7 @@ int ferry_dirty_tracker_open(pid_t pid, int uffd, uint64_t base_addr, uint64_t l
 		return rc;
 	struct ferry_dirty_tracker *t = calloc(1, sizeof *t);
 	if (!t) {
-		set_err(err, errlen, "out of memory for the dirty tracker");
+		ferry_errbuf_set(err, errlen, "out of memory for the dirty tracker");
 		return -ENOMEM;
 	}
 	t->pid = pid;
@@ -137,7 +127,7 @@ int ferry_dirty_tracker_open(pid_t pid, int uffd, uint64_t base_addr, uint64_t l
 	t->uffd = fcntl(uffd, F_DUPFD_CLOEXEC, 0);
 	if (!t->vec || t->uffd < 0) {
 		rc = t->vec ? -errno : -ENOMEM;
-		set_err(err, errlen, "dirty tracker setup (scan vector, dup of uffd %d): %s", uffd, strerror(-rc));
+		ferry_errbuf_set(err, errlen, "dirty tracker setup (scan vector, dup of uffd %d): %s", uffd, strerror(-rc));
 		goto fail;
 	}
 	rc = enable_async_wp(t, err, errlen);
@@ -177,11 +167,11 @@ static int64_t scan_region(struct ferry_dirty_tracker *t, struct ferry_dirty_bit
 			if (e == EINTR)
 				continue;
 			if (e == ENOTTY) {
-				set_err(err, errlen, "PAGEMAP_SCAN on /proc/%d/pagemap is not supported: dirty tracking needs "
+				ferry_errbuf_set(err, errlen, "PAGEMAP_SCAN on /proc/%d/pagemap is not supported: dirty tracking needs "
 					FERRY_DIRTY_REQUIREMENT, (int)t->pid);
 				return -EOPNOTSUPP;
 			}
-			set_err(err, errlen, "PAGEMAP_SCAN of [0x%llx, 0x%llx) in pid %d: %s%s", (unsigned long long)start,
+			ferry_errbuf_set(err, errlen, "PAGEMAP_SCAN of [0x%llx, 0x%llx) in pid %d: %s%s", (unsigned long long)start,
 				(unsigned long long)end, (int)t->pid, strerror(e),
 				e == EPERM ? " (range not registered for async write-protect: was the userfaultfd "
 					     "created by that process?)"
@@ -192,7 +182,7 @@ static int64_t scan_region(struct ferry_dirty_tracker *t, struct ferry_dirty_bit
 			const struct page_region *r = &t->vec[i];
 			if (r->start < t->base || r->end > end || r->end <= r->start ||
 			    (r->start - t->base) % FERRY_DIRTY_PAGE_SIZE || (r->end - r->start) % FERRY_DIRTY_PAGE_SIZE) {
-				set_err(err, errlen, "PAGEMAP_SCAN of pid %d returned region [0x%llx, 0x%llx) outside [0x%llx, 0x%llx)",
+				ferry_errbuf_set(err, errlen, "PAGEMAP_SCAN of pid %d returned region [0x%llx, 0x%llx) outside [0x%llx, 0x%llx)",
 					(int)t->pid, (unsigned long long)r->start, (unsigned long long)r->end,
 					(unsigned long long)t->base, (unsigned long long)end);
 				return -EIO;
@@ -207,7 +197,7 @@ static int64_t scan_region(struct ferry_dirty_tracker *t, struct ferry_dirty_bit
 		 * earlier 2 MiB boundary than the last region reported (p2b_walk_end_quirk.c). Continuing
 		 * from it is harmless here: the tail is already re-protected, nothing is reported twice. */
 		if (a.walk_end <= start || a.walk_end > end) {
-			set_err(err, errlen, "PAGEMAP_SCAN of [0x%llx, 0x%llx) in pid %d made no progress (walk_end 0x%llx)",
+			ferry_errbuf_set(err, errlen, "PAGEMAP_SCAN of [0x%llx, 0x%llx) in pid %d made no progress (walk_end 0x%llx)",
 				(unsigned long long)start, (unsigned long long)end, (int)t->pid,
 				(unsigned long long)a.walk_end);
 			return -EIO;
@@ -226,7 +216,7 @@ int ferry_dirty_tracker_start(struct ferry_dirty_tracker *t, char *err, size_t e
 int64_t ferry_dirty_tracker_harvest(struct ferry_dirty_tracker *t, struct ferry_dirty_bitmap *bm, char *err, size_t errlen)
 {
 	if (!bm || bm->npages != t->npages) {
-		set_err(err, errlen, "harvest bitmap has %llu pages, the region %llu",
+		ferry_errbuf_set(err, errlen, "harvest bitmap has %llu pages, the region %llu",
 			(unsigned long long)(bm ? bm->npages : 0), (unsigned long long)t->npages);
 		return -EINVAL;
 	}

@@ -1,4 +1,5 @@
 /* Guest RAM and vCPU threads of the workload; see workload.h. */
+#include "errbuf.h"
 #include "workload.h"
 
 #include <errno.h>
@@ -48,17 +49,6 @@ struct ferry_workload {
 	int frozen;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ns(void)
 {
@@ -175,25 +165,25 @@ static int map_guest_ram(struct ferry_workload *w, char *err, size_t errlen)
 	w->memfd = memfd_create("ferry-guest-ram", MFD_CLOEXEC);
 	if (w->memfd < 0) {
 		int e = errno;
-		set_err(err, errlen, "memfd_create for %llu bytes of guest RAM: %s", (unsigned long long)bytes, strerror(e));
+		ferry_errbuf_set(err, errlen, "memfd_create for %llu bytes of guest RAM: %s", (unsigned long long)bytes, strerror(e));
 		return -e;
 	}
 	if (ftruncate(w->memfd, (off_t)bytes) != 0) {
 		int e = errno;
-		set_err(err, errlen, "ftruncate guest RAM memfd to %llu bytes: %s", (unsigned long long)bytes, strerror(e));
+		ferry_errbuf_set(err, errlen, "ftruncate guest RAM memfd to %llu bytes: %s", (unsigned long long)bytes, strerror(e));
 		return -e;
 	}
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, w->memfd, 0);
 	if (p == MAP_FAILED) {
 		int e = errno;
-		set_err(err, errlen, "mmap %llu bytes of guest RAM: %s", (unsigned long long)bytes, strerror(e));
+		ferry_errbuf_set(err, errlen, "mmap %llu bytes of guest RAM: %s", (unsigned long long)bytes, strerror(e));
 		return -e;
 	}
 	w->base = p;
 	/* Before the first touch, so the fill can allocate huge pages (if shmem THP is enabled). */
 	if (w->cfg.thp && madvise(p, bytes, MADV_HUGEPAGE) != 0) {
 		int e = errno;
-		set_err(err, errlen, "madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(e));
+		ferry_errbuf_set(err, errlen, "madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(e));
 		return -e;
 	}
 	/* Touch and fill every page: RAM is resident and valid before any vCPU runs. */
@@ -205,16 +195,16 @@ static int map_guest_ram(struct ferry_workload *w, char *err, size_t errlen)
 static int check_config(const struct ferry_workload_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->ram_bytes == 0 || cfg->ram_bytes % FERRY_PAGE_BYTES) {
-		set_err(err, errlen, "guest RAM size %llu is not a positive multiple of %u bytes",
+		ferry_errbuf_set(err, errlen, "guest RAM size %llu is not a positive multiple of %u bytes",
 			(unsigned long long)cfg->ram_bytes, FERRY_PAGE_BYTES);
 		return -EINVAL;
 	}
 	if (cfg->vcpus == 0 || cfg->vcpus > FERRY_WORKLOAD_MAX_VCPUS) {
-		set_err(err, errlen, "vcpus %u is outside 1..%u", cfg->vcpus, FERRY_WORKLOAD_MAX_VCPUS);
+		ferry_errbuf_set(err, errlen, "vcpus %u is outside 1..%u", cfg->vcpus, FERRY_WORKLOAD_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (cfg->pattern == FERRY_WORKLOAD_HOT && cfg->hot_bytes < FERRY_PAGE_BYTES) {
-		set_err(err, errlen, "hot set of %llu bytes holds no page", (unsigned long long)cfg->hot_bytes);
+		ferry_errbuf_set(err, errlen, "hot set of %llu bytes holds no page", (unsigned long long)cfg->hot_bytes);
 		return -EINVAL;
 	}
 	return 0;
@@ -229,7 +219,7 @@ int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_
 		return rc;
 	struct ferry_workload *w = calloc(1, sizeof *w);
 	if (!w) {
-		set_err(err, errlen, "out of memory for the workload");
+		ferry_errbuf_set(err, errlen, "out of memory for the workload");
 		return -ENOMEM;
 	}
 	w->cfg = *cfg;
@@ -254,7 +244,7 @@ int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_
 		v->own_pages = w->domain_pages > i ? (w->domain_pages - i + cfg->vcpus - 1) / cfg->vcpus : 0;
 		int e = pthread_create(&v->thread, NULL, vcpu_main, v);
 		if (e) {
-			set_err(err, errlen, "starting vCPU thread %u: %s", i, strerror(e));
+			ferry_errbuf_set(err, errlen, "starting vCPU thread %u: %s", i, strerror(e));
 			rc = -e;
 			goto fail;
 		}

@@ -1,4 +1,5 @@
 /* The workload's control socket: framing of lines and fds; see workload_ipc.h for the protocol. */
+#include "errbuf.h"
 #include "workload_ipc.h"
 
 #include <errno.h>
@@ -14,17 +15,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int unix_address(const char *path, struct sockaddr_un *sa)
 {
@@ -228,12 +218,12 @@ static int check_memfd(int fd, uint64_t bytes, char *err, size_t errlen)
 	ssize_t n = readlink(path, target, sizeof target - 1);
 	target[n > 0 ? n : 0] = '\0';
 	if (n < 0 || strncmp(target, "/memfd:", 7) != 0) {
-		set_err(err, errlen, "attach: guest RAM fd is %s, not a memfd", n < 0 ? "unreadable" : target);
+		ferry_errbuf_set(err, errlen, "attach: guest RAM fd is %s, not a memfd", n < 0 ? "unreadable" : target);
 		return -EPROTO;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != bytes) {
-		set_err(err, errlen, "attach: guest RAM memfd holds %lld bytes, the workload announced %" PRIu64,
+		ferry_errbuf_set(err, errlen, "attach: guest RAM memfd holds %lld bytes, the workload announced %" PRIu64,
 			(long long)st.st_size, bytes);
 		return -EPROTO;
 	}
@@ -246,14 +236,14 @@ int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int tim
 	out->memfd = out->uffd = -1;
 	int rc = ferry_workload_ipc_send_line(fd, "attach\n", NULL, 0);
 	if (rc) {
-		set_err(err, errlen, "attach: sending the request: %s", strerror(-rc));
+		ferry_errbuf_set(err, errlen, "attach: sending the request: %s", strerror(-rc));
 		return rc;
 	}
 	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
 	int fds[FERRY_WORKLOAD_IPC_MAX_FDS], nfds = 0;
 	rc = ferry_workload_ipc_recv_line(fd, line, sizeof line, fds, &nfds, timeout_ms);
 	if (rc < 0) {
-		set_err(err, errlen, "attach: reading the reply: %s", strerror(-rc));
+		ferry_errbuf_set(err, errlen, "attach: reading the reply: %s", strerror(-rc));
 		return rc;
 	}
 	uint64_t pid = 0, base = 0, bytes = 0, page = 0, has_uffd = 0;
@@ -261,12 +251,12 @@ int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int tim
 	    ferry_workload_ipc_field_u64(line, "base", &base) || ferry_workload_ipc_field_u64(line, "ram_bytes", &bytes) ||
 	    ferry_workload_ipc_field_u64(line, "page_size", &page) || ferry_workload_ipc_field_u64(line, "uffd", &has_uffd) ||
 	    has_uffd > 1 || pid == 0) {
-		set_err(err, errlen, "attach: unexpected reply \"%s\"", line);
+		ferry_errbuf_set(err, errlen, "attach: unexpected reply \"%s\"", line);
 		rc = -EPROTO;
 		goto fail;
 	}
 	if (nfds != 1 + (int)has_uffd) {
-		set_err(err, errlen, "attach: reply carried %d fds, expected %d", nfds, 1 + (int)has_uffd);
+		ferry_errbuf_set(err, errlen, "attach: reply carried %d fds, expected %d", nfds, 1 + (int)has_uffd);
 		rc = -EPROTO;
 		goto fail;
 	}
