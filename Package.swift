@@ -66,13 +66,16 @@ let package = Package(
         .testTarget(
             name: "FerryCoordinatorTests",
             dependencies: [
-                "FerryCoordinator",
+                "FerryCoordinator", "FerryModel", "FerryStore", "FerryWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "FerryCLITests", dependencies: ["FerryCLI"]),
         // Real processes (ferryd, ferry-agent, ferryctl) on loopback; needs agents/ built first.
-        .testTarget(name: "FerryIntegrationTests", dependencies: ["FerryModel"]),
+        .testTarget(name: "FerryIntegrationTests", dependencies: ["FerryModel", "FerryWire"]),
     ]
 )

@@ -22,6 +22,24 @@ enum RawPeer {
         }
     }
 
+    /// Connects to `address`, sends `bytes`, and returns everything the peer sent until it closed
+    /// the connection (nil if it did not close within `timeoutSeconds`).
+    static func exchange(with address: String, bytes: [UInt8], timeoutSeconds: Int = 10) throws -> [UInt8]? {
+        let fd = try connect(to: address)
+        defer { close(fd) }
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return received }
+            if n < 0 { return errno == ECONNRESET ? received : nil }
+            received += buffer[0..<n]
+        }
+    }
+
     /// A loopback TCP port that nothing listens on (bound, then released).
     static func unusedPort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

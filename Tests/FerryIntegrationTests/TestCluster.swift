@@ -80,8 +80,10 @@ final class TestCluster: @unchecked Sendable {
     /// Starts an agent for `hostID`, optionally with a config file's text.
     func startAgent(_ hostID: String, config: String? = nil) throws {
         guard let endpoints else { throw IntegrationError.timeout("ferryd not started") }
+        // Each agent plays its own host, so each needs its own VM registration socket.
         var args = ["--coordinator", endpoints.agentsListen, "--host-id", hostID,
-                    "--data-listen", "127.0.0.1:0", "--log-level", "debug"]
+                    "--data-listen", "127.0.0.1:0", "--log-level", "debug",
+                    "--vm-socket", directory.appendingPathComponent("\(hostID).sock").path]
         if let config {
             let url = directory.appendingPathComponent("\(hostID).conf")
             try config.write(to: url, atomically: true, encoding: .utf8)

@@ -1,7 +1,8 @@
 /*
  * ferry-workload: the VM stand-in (guest RAM in a memfd + vCPU threads writing self-checked pages),
  * driven over its control socket (protocol: src/workload_ipc.h). Options: src/workload_options.h.
- * Incoming mode (start on a destination from migrated memory) is not implemented yet.
+ * With --agent-socket it registers with the local agent; with --incoming it is a migration
+ * destination that takes its guest RAM from the agent and runs only once that memory verified.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,10 +12,66 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "page_check.h"
 #include "workload.h"
+#include "workload_agent.h"
 #include "workload_control.h"
 #include "workload_ipc.h"
 #include "workload_options.h"
+
+static void registration_of(const struct ferry_workload_options *opt, struct ferry_vm_registration *reg)
+{
+	memset(reg, 0, sizeof *reg);
+	if (opt->vm_id)
+		snprintf(reg->vm_id, sizeof reg->vm_id, "%s", opt->vm_id);
+	else
+		snprintf(reg->vm_id, sizeof reg->vm_id, "vm-%d", (int)getpid());
+	reg->vcpus = opt->config.vcpus;
+	reg->ram_bytes = opt->config.ram_bytes;
+	reg->page_size = FERRY_PAGE_BYTES;
+	reg->pid = getpid();
+	snprintf(reg->control, sizeof reg->control, "%s", opt->control_path);
+	reg->incoming = opt->incoming;
+}
+
+/* Creates the workload: fresh, fresh and registered, or incoming (registered, memory from the
+ * agent, running only after the agent's start and a clean verify). The agent connection, if any,
+ * lands in *agent_fd even on failure (the caller closes it). */
+static int start_workload(const struct ferry_workload_options *opt, int stop_fd, struct ferry_workload **w,
+			  int *agent_fd, char *err, size_t errlen)
+{
+	struct ferry_vm_registration reg;
+	registration_of(opt, &reg);
+	*agent_fd = -1;
+	if (!opt->agent_socket)
+		return ferry_workload_create(&opt->config, w, err, errlen);
+	if (!opt->incoming) {
+		int rc = ferry_workload_create(&opt->config, w, err, errlen);
+		if (rc == 0)
+			rc = ferry_workload_agent_register(opt->agent_socket, &reg, *w, agent_fd, err, errlen);
+		if (rc == 0)
+			ferry_log(FERRY_LOG_INFO, "msg=\"registered with the agent\" vm_id=%s agent=%s", reg.vm_id,
+				  opt->agent_socket);
+		return rc;
+	}
+	int memfd = -1;
+	int rc = ferry_workload_agent_register_incoming(opt->agent_socket, &reg, agent_fd, &memfd, err, errlen);
+	if (rc)
+		return rc;
+	rc = ferry_workload_create_incoming(&opt->config, memfd, w, err, errlen);
+	if (rc)
+		return rc;
+	ferry_log(FERRY_LOG_INFO, "msg=\"incoming: waiting for memory and device state\" vm_id=%s agent=%s", reg.vm_id,
+		  opt->agent_socket);
+	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, err, errlen);
+	if (rc == 0) {
+		struct ferry_workload_stats s;
+		ferry_workload_stats(*w, &s);
+		ferry_log(FERRY_LOG_INFO, "msg=\"incoming memory verified, vCPUs running\" vm_id=%s generation=%llu",
+			  reg.vm_id, (unsigned long long)s.max_generation);
+	}
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -49,18 +106,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct ferry_workload *w = NULL;
-	rc = ferry_workload_create(&opt.config, &w, err, sizeof err);
+	int agent_fd = -1;
+	rc = start_workload(&opt, stop_fd, &w, &agent_fd, err, sizeof err);
 	if (rc) {
 		char q[600];
 		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot start the workload\" reason=%s", ferry_log_quote(err, q, sizeof q));
+		ferry_workload_destroy(w);
+		if (agent_fd >= 0)
+			close(agent_fd);
 		unlink(opt.control_path);
 		return 1;
 	}
 	ferry_log(FERRY_LOG_INFO,
-		  "msg=\"workload running\" pid=%d ram_bytes=%llu vcpus=%u dirty_rate_pages=%llu pattern=%d control=%s",
+		  "msg=\"workload running\" pid=%d ram_bytes=%llu vcpus=%u dirty_rate_pages=%llu pattern=%d control=%s "
+		  "incoming=%d registered=%d",
 		  (int)getpid(), (unsigned long long)opt.config.ram_bytes, opt.config.vcpus,
-		  (unsigned long long)opt.config.dirty_rate_pages, (int)opt.config.pattern, opt.control_path);
-	struct ferry_workload_control_options copt = {.listen_fd = listen_fd, .stop_fd = stop_fd, .give_uffd = opt.give_uffd};
+		  (unsigned long long)opt.config.dirty_rate_pages, (int)opt.config.pattern, opt.control_path, opt.incoming,
+		  agent_fd >= 0);
+	struct ferry_workload_control_options copt = {
+		.listen_fd = listen_fd, .stop_fd = stop_fd, .give_uffd = opt.give_uffd, .agent_fd = agent_fd};
 	rc = ferry_workload_control_serve(w, &copt);
 	ferry_workload_destroy(w);
 	close(listen_fd);

@@ -32,7 +32,7 @@ struct key_spec {
 	key_apply_fn apply;
 };
 
-#define N_KEYS 14 /* entries of key_specs below */
+#define N_KEYS 15 /* entries of key_specs below */
 
 struct config_parser {
 	const char *file;
@@ -103,6 +103,17 @@ static int apply_log_level(struct config_parser *p, struct span v, char *why, si
 	return ferry__value_copy(v.p, v.n, p->cfg->log_level, sizeof p->cfg->log_level, why, whylen);
 }
 
+/* An absolute unix socket path: it must fit a sockaddr_un, and a relative one would depend on
+ * the agent's working directory, which workloads cannot know. */
+static int apply_vm_socket(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	if (v.p[0] != '/') {
+		snprintf(why, whylen, "must be an absolute path");
+		return -EINVAL;
+	}
+	return ferry__value_copy(v.p, v.n, p->cfg->vm_socket, sizeof p->cfg->vm_socket, why, whylen);
+}
+
 static int apply_backend(struct config_parser *p, struct span v, char *why, size_t whylen)
 {
 	if (span_is(v, "sim")) {
@@ -168,6 +179,7 @@ static const struct key_spec key_specs[N_KEYS] = {
 	{"coordinator", SCOPE_TOP, false, apply_coordinator},
 	{"data_listen", SCOPE_TOP, false, apply_data_listen},
 	{"log_level", SCOPE_TOP, false, apply_log_level},
+	{"vm_socket", SCOPE_TOP, false, apply_vm_socket},
 	{"backend", SCOPE_DEVICE, true, apply_backend},
 	{"vendor_id", SCOPE_DEVICE, true, apply_vendor_id},
 	{"device_id", SCOPE_DEVICE, true, apply_device_id},

@@ -2,7 +2,8 @@
  * The agent's config file (see agents/examples/ferry-agent.conf for a documented example):
  *
  *   # comment (whole line, or after whitespace)
- *   host_id = host-a              top-level keys: host_id, coordinator, data_listen, log_level
+ *   host_id = host-a              top-level keys: host_id, coordinator, data_listen, log_level,
+ *                                 vm_socket (absolute path of the VM registration socket)
  *   [device sim-a0]               one section per device; the name is its id on the wire
  *   backend = sim                 device keys: backend, vendor_id, device_id, driver, migration,
  *   ...                           dma_logging, saving_layout_handshake, migration_version, vm,
@@ -26,6 +27,7 @@ struct ferry_agent_config {
 	char coordinator[256]; /* HOST:PORT of ferryd's agent listener */
 	char data_listen[256]; /* HOST:PORT for data channels; port 0 = kernel picks */
 	char log_level[16];    /* trace|debug|info|warning|error */
+	char vm_socket[108];   /* unix socket where workloads register (sizeof sun_path) */
 	size_t n_devices;
 	struct ferry_device_info devices[FERRY_MAX_DEVICES];
 };

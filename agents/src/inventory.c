@@ -148,3 +148,33 @@ void ferry_inventory_build(struct ferry_inventory *inv, const char *host_id, con
 	inv->msg.n_vms = 0;
 	inv->msg.vms = NULL;
 }
+
+void ferry_inventory_set_vms(struct ferry_inventory *inv, const struct ferry_vm_registry *vms,
+			     const struct ferry_device_info *devices, size_t n_devices)
+{
+	size_t n = 0, used_ids = 0;
+	if (n_devices > FERRY_MAX_DEVICES)
+		n_devices = FERRY_MAX_DEVICES;
+	for (size_t i = 0; i < FERRY_MAX_VMS; i++) {
+		const struct ferry_vm_entry *e = &vms->vms[i];
+		if (!e->used)
+			continue;
+		Ferry__V1__Vm *vm = &inv->vm_storage[n];
+		*vm = (Ferry__V1__Vm)FERRY__V1__VM__INIT;
+		vm->vm_id = (char *)e->reg.vm_id;
+		vm->ram_bytes = e->reg.ram_bytes;
+		vm->vcpus = e->reg.vcpus;
+		vm->pid = (uint32_t)e->reg.pid;
+		vm->state = e->reg.incoming && !e->started ? FERRY__V1__VM_STATE__VM_STATE_INCOMING : FERRY__V1__VM_STATE__VM_STATE_RUNNING;
+		vm->device_ids = &inv->vm_device_ids[used_ids];
+		for (size_t d = 0; d < n_devices; d++)
+			if (strcmp(devices[d].vm_id, e->reg.vm_id) == 0)
+				inv->vm_device_ids[used_ids + vm->n_device_ids++] = (char *)devices[d].name;
+		used_ids += vm->n_device_ids;
+		if (vm->n_device_ids == 0)
+			vm->device_ids = NULL;
+		inv->vm_ptrs[n++] = vm;
+	}
+	inv->msg.n_vms = n;
+	inv->msg.vms = n ? inv->vm_ptrs : NULL;
+}

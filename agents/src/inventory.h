@@ -11,6 +11,7 @@
 #include "config.h"
 #include "device.h"
 #include "ferry.pb-c.h"
+#include "vm_registry.h"
 
 #define FERRY_AGENT_VERSION "0.1.0"
 
@@ -35,6 +36,9 @@ struct ferry_inventory {
 	Ferry__V1__Inventory msg;
 	Ferry__V1__Device dev_storage[FERRY_MAX_DEVICES];
 	Ferry__V1__Device *dev_ptrs[FERRY_MAX_DEVICES];
+	Ferry__V1__Vm vm_storage[FERRY_MAX_VMS];
+	Ferry__V1__Vm *vm_ptrs[FERRY_MAX_VMS];
+	char *vm_device_ids[FERRY_MAX_DEVICES]; /* each device belongs to one VM at most: split among them */
 	char host_id[128];
 	char data_address[256];
 	char agent_version[32];
@@ -43,9 +47,15 @@ struct ferry_inventory {
 
 /* Fills inv->msg. host_id and data_address are copied (truncated to their fields); the devices'
  * strings are NOT copied: devices must outlive inv. At most FERRY_MAX_DEVICES devices are taken.
- * vms is empty: workload registration arrives in a later issue. inv must not be copied by value
- * afterwards (msg points into inv). */
+ * vms is empty (see ferry_inventory_set_vms). inv must not be copied by value afterwards (msg
+ * points into inv). */
 void ferry_inventory_build(struct ferry_inventory *inv, const char *host_id, const struct ferry_host_facts *facts,
 			   const char *data_address, const struct ferry_device_info *devices, size_t n_devices);
+
+/* Fills the vms of an inventory built above from the registered VMs: each with the ids of the
+ * devices whose config `vm` names it, state RUNNING (INCOMING for a migration destination not yet
+ * started), and its pid. Strings are not copied: registry and devices must outlive inv. */
+void ferry_inventory_set_vms(struct ferry_inventory *inv, const struct ferry_vm_registry *vms,
+			     const struct ferry_device_info *devices, size_t n_devices);
 
 #endif

@@ -4,7 +4,13 @@
  * (config.h) and the inventory (inventory.h) live in the library.
  *
  *   ferry-agent --coordinator HOST:PORT --host-id NAME [--config FILE] [--data-listen HOST:PORT]
- *               [--log-level trace|debug|info|warning|error]
+ *               [--vm-socket PATH] [--log-level trace|debug|info|warning|error]
+ *
+ * --vm-socket (config vm_socket) is where workloads register their VMs (vm_listener.h); default
+ * $XDG_RUNTIME_DIR/ferry/agent.sock, else /run/ferry/agent.sock. When another live agent owns it the
+ * agent refuses to start (exit 1): two agents on one host is a misconfiguration, and running on
+ * without VM registration would hide it. Several agents playing several hosts on one machine
+ * (tests, the demo) each pass their own --vm-socket.
  *
  * Command-line flags win over the config file. Exit status: 0 after SIGTERM/SIGINT, 2 for usage or
  * config errors, 1 when the agent cannot start (e.g. the data listen address is taken).
@@ -16,6 +22,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "net.h"
+#include "vm_listener.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,13 +43,15 @@ struct agent {
 	struct ferry_data_listener data;
 	struct ferry_control_link link;
 	struct ferry_inventory inventory;
+	struct ferry_vm_listener vms;
 	char boot_id[33];
 };
 
 static void usage(FILE *to)
 {
 	fprintf(to, "usage: ferry-agent --coordinator HOST:PORT --host-id NAME [--config FILE]\n"
-		    "                   [--data-listen HOST:PORT] [--log-level trace|debug|info|warning|error]\n"
+		    "                   [--data-listen HOST:PORT] [--vm-socket PATH]\n"
+		    "                   [--log-level trace|debug|info|warning|error]\n"
 		    "       ferry-agent --version | --help\n"
 		    "defaults: --data-listen " DEFAULT_DATA_LISTEN ", --log-level info; flags win over the config file\n");
 }
@@ -73,9 +82,11 @@ static int parse_options(int argc, char **argv, struct agent *a)
 		{"coordinator", required_argument, NULL, 'c'}, {"host-id", required_argument, NULL, 'i'},
 		{"config", required_argument, NULL, 'f'},      {"data-listen", required_argument, NULL, 'd'},
 		{"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},           {"vm-socket", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *coordinator = NULL, *host_id = NULL, *config = NULL, *data_listen = NULL, *log_level = NULL;
+	const char *vm_socket = NULL;
 	opterr = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -85,6 +96,7 @@ static int parse_options(int argc, char **argv, struct agent *a)
 		case 'f': config = optarg; break;
 		case 'd': data_listen = optarg; break;
 		case 'l': log_level = optarg; break;
+		case 's': vm_socket = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ferry-agent " FERRY_AGENT_VERSION "\n"); return 0;
 		case ':': return usage_error("%s needs a value", argv[optind - 1]);
@@ -111,8 +123,12 @@ static int parse_options(int argc, char **argv, struct agent *a)
 		rc = rc ? rc : set_field(a->cfg.data_listen, sizeof a->cfg.data_listen, "--data-listen", data_listen);
 	if (log_level)
 		rc = rc ? rc : set_field(a->cfg.log_level, sizeof a->cfg.log_level, "--log-level", log_level);
+	if (vm_socket)
+		rc = rc ? rc : set_field(a->cfg.vm_socket, sizeof a->cfg.vm_socket, "--vm-socket", vm_socket);
 	if (rc)
 		return rc;
+	if (a->cfg.vm_socket[0] == '\0')
+		ferry_vm_listener_default_path(a->cfg.vm_socket, sizeof a->cfg.vm_socket);
 	if (!a->cfg.data_listen[0])
 		snprintf(a->cfg.data_listen, sizeof a->cfg.data_listen, "%s", DEFAULT_DATA_LISTEN);
 
@@ -156,6 +172,7 @@ static const ProtobufCMessage *build_inventory(void *ctx, int control_fd)
 		return NULL;
 	}
 	ferry_inventory_build(&a->inventory, a->cfg.host_id, &facts, data_address, a->cfg.devices, a->cfg.n_devices);
+	ferry_inventory_set_vms(&a->inventory, &a->vms.registry, a->cfg.devices, a->cfg.n_devices);
 	return &a->inventory.msg.base;
 }
 
@@ -193,6 +210,25 @@ static int open_signal_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/* A VM registered or left: ferryd learns it from a fresh Inventory. */
+static void vms_changed(void *ctx)
+{
+	struct agent *a = ctx;
+	ferry_control_inventory_changed(&a->link.ctl, ferry_monotonic_ms());
+}
+
+/* Returns 0, or 1 when the agent must not start. */
+static int open_vm_socket(struct agent *a)
+{
+	char err[512], q[600];
+	int rc = ferry_vm_listener_open(&a->vms, a->cfg.vm_socket, vms_changed, a, err, sizeof err);
+	if (rc == 0)
+		return 0;
+	ferry_log(FERRY_LOG_ERROR, "msg=\"cannot own the VM socket\" vm_socket=%s reason=%s", a->cfg.vm_socket,
+		  ferry_log_quote(err, q, sizeof q));
+	return 1;
+}
+
 static int run(struct agent *a)
 {
 	int sfd = open_signal_fd();
@@ -207,31 +243,42 @@ static int run(struct agent *a)
 		close(sfd);
 		return 1;
 	}
+	if (open_vm_socket(a)) {
+		ferry_data_listener_close(&a->data);
+		close(sfd);
+		return 1;
+	}
 	make_boot_id(a->boot_id);
 	struct ferry_control_link_host host = {build_inventory, free_memory, a};
 	ferry_control_link_init(&a->link, a->cfg.coordinator, a->cfg.host_id, a->boot_id, FERRY_AGENT_VERSION, &host,
 				ferry_random_system, NULL);
 	ferry_log(FERRY_LOG_INFO,
 		  "msg=\"ferry-agent starting\" version=" FERRY_AGENT_VERSION
-		  " host_id=%s coordinator=%s data_listen=%s devices=%zu boot_id=%s",
-		  a->cfg.host_id, a->cfg.coordinator, a->data.address, a->cfg.n_devices, a->boot_id);
+		  " host_id=%s coordinator=%s data_listen=%s vm_socket=%s devices=%zu boot_id=%s",
+		  a->cfg.host_id, a->cfg.coordinator, a->data.address, a->vms.fd >= 0 ? a->vms.path : "none",
+		  a->cfg.n_devices, a->boot_id);
 	ferry_control_link_start(&a->link, ferry_monotonic_ms());
 
 	for (;;) {
-		struct pollfd pfds[2 + FERRY_DATA_MAX_PENDING + 1];
+		struct pollfd pfds[2 + FERRY_DATA_MAX_PENDING + 1 + FERRY_VM_MAX_CONNS + 1];
 		pfds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		pfds[1].fd = ferry_control_link_poll_fd(&a->link, &pfds[1].events);
 		pfds[1].revents = 0;
 		size_t n_data = ferry_data_listener_pollfds(&a->data, pfds + 2, FERRY_DATA_MAX_PENDING + 1);
+		struct pollfd *vm_pfds = pfds + 2 + n_data;
+		size_t n_vm = ferry_vm_listener_pollfds(&a->vms, vm_pfds, FERRY_VM_MAX_CONNS + 1);
 
 		uint64_t now = ferry_monotonic_ms();
 		uint64_t due = ferry_control_link_next_deadline(&a->link);
 		uint64_t data_due = ferry_data_listener_next_deadline(&a->data);
 		if (data_due < due)
 			due = data_due;
+		uint64_t vm_due = ferry_vm_listener_next_deadline(&a->vms);
+		if (vm_due < due)
+			due = vm_due;
 		int timeout = due <= now ? 0 : (due - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(due - now));
 
-		int rc = poll(pfds, 2 + n_data, timeout);
+		int rc = poll(pfds, 2 + n_data + n_vm, timeout);
 		if (rc < 0 && errno != EINTR) {
 			ferry_log(FERRY_LOG_ERROR, "msg=\"poll failed\" reason=\"%s\"", strerror(errno));
 			break;
@@ -244,6 +291,7 @@ static int run(struct agent *a)
 					  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 				ferry_control_link_stop(&a->link);
 				ferry_data_listener_close(&a->data);
+				ferry_vm_listener_close(&a->vms);
 				close(sfd);
 				ferry_log(FERRY_LOG_INFO, "msg=\"ferry-agent stopped\"");
 				return 0;
@@ -252,12 +300,15 @@ static int run(struct agent *a)
 		if (rc > 0) {
 			ferry_control_link_on_poll(&a->link, pfds[1].revents, now);
 			ferry_data_listener_on_poll(&a->data, pfds + 2, n_data, now);
+			ferry_vm_listener_on_poll(&a->vms, vm_pfds, n_vm, now);
 		}
 		ferry_control_link_on_timer(&a->link, now);
 		ferry_data_listener_on_timer(&a->data, now);
+		ferry_vm_listener_on_timer(&a->vms, now);
 	}
 	ferry_control_link_stop(&a->link);
 	ferry_data_listener_close(&a->data);
+	ferry_vm_listener_close(&a->vms);
 	close(sfd);
 	return 1;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fd_kind.h"
 #include "page_check.h"
 
 /* A vCPU sleeps only when it is this far ahead of its rate schedule, so high rates do not cost a
@@ -159,20 +160,30 @@ static void *vcpu_main(void *arg)
 	}
 }
 
-static int map_guest_ram(struct ferry_workload *w, char *err, size_t errlen)
+/* A memfd of `bytes` for guest RAM (source side: the workload creates its own). */
+static int create_guest_memfd(uint64_t bytes, int *out, char *err, size_t errlen)
 {
-	uint64_t bytes = w->cfg.ram_bytes;
-	w->memfd = memfd_create("ferry-guest-ram", MFD_CLOEXEC);
-	if (w->memfd < 0) {
+	int fd = memfd_create("ferry-guest-ram", MFD_CLOEXEC);
+	if (fd < 0) {
 		int e = errno;
 		ferry_errbuf_set(err, errlen, "memfd_create for %llu bytes of guest RAM: %s", (unsigned long long)bytes, strerror(e));
 		return -e;
 	}
-	if (ftruncate(w->memfd, (off_t)bytes) != 0) {
+	if (ftruncate(fd, (off_t)bytes) != 0) {
 		int e = errno;
 		ferry_errbuf_set(err, errlen, "ftruncate guest RAM memfd to %llu bytes: %s", (unsigned long long)bytes, strerror(e));
+		close(fd);
 		return -e;
 	}
+	*out = fd;
+	return 0;
+}
+
+/* Maps w->memfd. `fill`: touch and fill every page (a fresh VM); an incoming VM's memory already
+ * holds what the source left and must not be touched. */
+static int map_guest_ram(struct ferry_workload *w, int fill, char *err, size_t errlen)
+{
+	uint64_t bytes = w->cfg.ram_bytes;
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, w->memfd, 0);
 	if (p == MAP_FAILED) {
 		int e = errno;
@@ -187,7 +198,7 @@ static int map_guest_ram(struct ferry_workload *w, char *err, size_t errlen)
 		return -e;
 	}
 	/* Touch and fill every page: RAM is resident and valid before any vCPU runs. */
-	for (uint64_t i = 0; i < w->npages; i++)
+	for (uint64_t i = 0; fill && i < w->npages; i++)
 		ferry_page_fill(w->base + i * FERRY_PAGE_BYTES, i, 1, w->cfg.seed);
 	return 0;
 }
@@ -210,18 +221,36 @@ static int check_config(const struct ferry_workload_config *cfg, char *err, size
 	return 0;
 }
 
-int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_workload **out, char *err,
-			  size_t errlen)
+/* Common to both ways of starting: guest RAM is w->memfd (owned by w from here on). */
+static int start(struct ferry_workload *w, int fill, char *err, size_t errlen)
 {
-	*out = NULL;
-	int rc = check_config(cfg, err, errlen);
+	const struct ferry_workload_config *cfg = &w->cfg;
+	int rc = map_guest_ram(w, fill, err, errlen);
 	if (rc)
 		return rc;
-	struct ferry_workload *w = calloc(1, sizeof *w);
-	if (!w) {
-		ferry_errbuf_set(err, errlen, "out of memory for the workload");
-		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->vcpus; i++) {
+		struct vcpu *v = &w->vcpus[i];
+		v->w = w;
+		v->id = i;
+		v->rng = (cfg->seed ^ (UINT64_C(0x9E3779B97F4A7C15) * (i + 1))) | 1;
+		v->own_pages = w->domain_pages > i ? (w->domain_pages - i + cfg->vcpus - 1) / cfg->vcpus : 0;
+		int e = pthread_create(&v->thread, NULL, vcpu_main, v);
+		if (e) {
+			ferry_errbuf_set(err, errlen, "starting vCPU thread %u: %s", i, strerror(e));
+			return -e;
+		}
+		v->started = 1;
 	}
+	if (cfg->start_frozen)
+		ferry_workload_freeze(w); /* wait until every vCPU has parked */
+	return 0;
+}
+
+static struct ferry_workload *alloc_workload(const struct ferry_workload_config *cfg)
+{
+	struct ferry_workload *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
 	w->cfg = *cfg;
 	w->memfd = -1;
 	w->npages = cfg->ram_bytes / FERRY_PAGE_BYTES;
@@ -233,30 +262,62 @@ int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_
 	pthread_cond_init(&w->run_cond, NULL);
 	w->pause_requested = cfg->start_frozen;
 	w->frozen = cfg->start_frozen;
-	rc = map_guest_ram(w, err, errlen);
+	return w;
+}
+
+int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_workload **out, char *err,
+			  size_t errlen)
+{
+	*out = NULL;
+	int rc = check_config(cfg, err, errlen);
 	if (rc)
-		goto fail;
-	for (unsigned i = 0; i < cfg->vcpus; i++) {
-		struct vcpu *v = &w->vcpus[i];
-		v->w = w;
-		v->id = i;
-		v->rng = (cfg->seed ^ (UINT64_C(0x9E3779B97F4A7C15) * (i + 1))) | 1;
-		v->own_pages = w->domain_pages > i ? (w->domain_pages - i + cfg->vcpus - 1) / cfg->vcpus : 0;
-		int e = pthread_create(&v->thread, NULL, vcpu_main, v);
-		if (e) {
-			ferry_errbuf_set(err, errlen, "starting vCPU thread %u: %s", i, strerror(e));
-			rc = -e;
-			goto fail;
-		}
-		v->started = 1;
+		return rc;
+	struct ferry_workload *w = alloc_workload(cfg);
+	if (!w) {
+		ferry_errbuf_set(err, errlen, "out of memory for the workload");
+		return -ENOMEM;
 	}
-	if (cfg->start_frozen)
-		ferry_workload_freeze(w); /* wait until every vCPU has parked */
+	rc = create_guest_memfd(cfg->ram_bytes, &w->memfd, err, errlen);
+	if (rc == 0)
+		rc = start(w, 1, err, errlen);
+	if (rc) {
+		ferry_workload_destroy(w);
+		return rc;
+	}
 	*out = w;
 	return 0;
-fail:
-	ferry_workload_destroy(w);
-	return rc;
+}
+
+int ferry_workload_create_incoming(const struct ferry_workload_config *cfg, int memfd, struct ferry_workload **out,
+				   char *err, size_t errlen)
+{
+	*out = NULL;
+	int rc = ferry_fd_check_memfd_size(memfd, cfg->ram_bytes, "incoming guest RAM", err, errlen);
+	if (rc) {
+		close(memfd);
+		return rc;
+	}
+	struct ferry_workload_config frozen = *cfg;
+	frozen.start_frozen = 1; /* nothing may write before the state is imported and memory verified */
+	rc = check_config(&frozen, err, errlen);
+	if (rc) {
+		close(memfd);
+		return rc;
+	}
+	struct ferry_workload *w = alloc_workload(&frozen);
+	if (!w) {
+		close(memfd);
+		ferry_errbuf_set(err, errlen, "out of memory for the workload");
+		return -ENOMEM;
+	}
+	w->memfd = memfd;
+	rc = start(w, 0, err, errlen);
+	if (rc) {
+		ferry_workload_destroy(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
 }
 
 static unsigned started_vcpus(const struct ferry_workload *w)
@@ -317,6 +378,54 @@ int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum fe
 	if (!was_frozen)
 		ferry_workload_thaw(w);
 	return rc;
+}
+
+int ferry_workload_get_vcpu_state(struct ferry_workload *w, struct ferry_vcpu_state *out, unsigned cap)
+{
+	if (!ferry_workload_frozen(w))
+		return -EBUSY;
+	if (cap < w->cfg.vcpus)
+		return -ENOSPC;
+	/* Frozen: every vCPU is parked under the lock's happens-before, so plain reads are exact. */
+	for (unsigned i = 0; i < w->cfg.vcpus; i++) {
+		const struct vcpu *v = &w->vcpus[i];
+		out[i] = (struct ferry_vcpu_state){.rng = v->rng, .cursor = v->cursor,
+						   .writes = __atomic_load_n(&v->writes, __ATOMIC_RELAXED),
+						   .max_generation = __atomic_load_n(&v->max_gen, __ATOMIC_RELAXED)};
+	}
+	return (int)w->cfg.vcpus;
+}
+
+int ferry_workload_set_vcpu_state(struct ferry_workload *w, const struct ferry_vcpu_state *in, unsigned n, char *err,
+				  size_t errlen)
+{
+	if (!ferry_workload_frozen(w)) {
+		ferry_errbuf_set(err, errlen, "vCPU state can only be loaded while frozen");
+		return -EBUSY;
+	}
+	if (n != w->cfg.vcpus) {
+		ferry_errbuf_set(err, errlen, "vCPU state holds %u vCPUs, this workload runs %u", n, w->cfg.vcpus);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct vcpu *v = &w->vcpus[i];
+		/* xorshift64 never leaves 0, and a sweep cursor past the vCPU's pages would write a page it
+		 * does not own: both mean the state belongs to another configuration. */
+		if (in[i].rng == 0 || (in[i].cursor && in[i].cursor >= v->own_pages)) {
+			ferry_errbuf_set(err, errlen, "vCPU %u state (rng=%llx cursor=%llu) does not fit %llu pages", i,
+					 (unsigned long long)in[i].rng, (unsigned long long)in[i].cursor,
+					 (unsigned long long)v->own_pages);
+			return -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct vcpu *v = &w->vcpus[i];
+		v->rng = in[i].rng;
+		v->cursor = in[i].cursor;
+		__atomic_store_n(&v->writes, in[i].writes, __ATOMIC_RELAXED);
+		__atomic_store_n(&v->max_gen, in[i].max_generation, __ATOMIC_RELAXED);
+	}
+	return 0;
 }
 
 int ferry_workload_memfd(const struct ferry_workload *w)

@@ -42,6 +42,13 @@ struct ferry_workload;
 int ferry_workload_create(const struct ferry_workload_config *cfg, struct ferry_workload **out, char *err,
 			  size_t errlen);
 
+/* Incoming mode (a migration destination): guest RAM is `memfd` (taken over: closed on any
+ * failure too), which must be a memfd of cfg->ram_bytes holding the source's memory. Nothing is
+ * filled or touched, and the vCPUs start frozen whatever cfg says: load the source's vCPU state
+ * (ferry_workload_set_vcpu_state), verify, then thaw. */
+int ferry_workload_create_incoming(const struct ferry_workload_config *cfg, int memfd, struct ferry_workload **out,
+				   char *err, size_t errlen);
+
 /* Stops every vCPU between two page writes and returns once all of them acknowledged. Idempotent. */
 void ferry_workload_freeze(struct ferry_workload *w);
 /* Lets the vCPUs run again (their rate schedule restarts: no catch-up burst). Idempotent. */
@@ -60,6 +67,23 @@ void ferry_workload_stats(struct ferry_workload *w, struct ferry_workload_stats 
 /* Verifies every page's self-check, freezing the vCPUs for the duration if they run. 0, or
  * -EBADMSG with the first bad page and the reason. */
 int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum ferry_page_fault *fault);
+
+/* Where a vCPU is in its write pattern: what a destination needs to continue exactly where the
+ * source stopped (page contents and generations travel in guest RAM itself). */
+struct ferry_vcpu_state {
+	uint64_t rng;            /* xorshift64 state */
+	uint64_t cursor;         /* sweep position among the vCPU's own pages */
+	uint64_t writes;         /* pages written so far */
+	uint64_t max_generation; /* highest generation written (0: none yet) */
+};
+
+/* Copies every vCPU's state (frozen only: -EBUSY otherwise; -ENOSPC if cap < vcpus). Returns the
+ * number of vCPUs. */
+int ferry_workload_get_vcpu_state(struct ferry_workload *w, struct ferry_vcpu_state *out, unsigned cap);
+/* Loads a state taken from a frozen source of the same configuration (frozen only). -EINVAL with
+ * the reason when the count or a value does not fit this workload. */
+int ferry_workload_set_vcpu_state(struct ferry_workload *w, const struct ferry_vcpu_state *in, unsigned n, char *err,
+				  size_t errlen);
 
 int ferry_workload_memfd(const struct ferry_workload *w);
 void *ferry_workload_base(const struct ferry_workload *w);

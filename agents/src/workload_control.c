@@ -14,7 +14,9 @@
 
 #include "log.h"
 #include "uffd_compat.h"
+#include "workload_agent.h"
 #include "workload_ipc.h"
+#include "workload_state.h"
 
 #define MAX_CLIENTS 8
 
@@ -23,16 +25,6 @@ struct client {
 	size_t len;
 	char buf[FERRY_WORKLOAD_IPC_LINE_MAX];
 };
-
-/* A userfaultfd for this process's memory. An unprivileged workload (vm.unprivileged_userfaultfd
- * = 0) may only ask for user-mode faults, which is all async write-protect needs. */
-static int create_userfaultfd(void)
-{
-	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 && errno == EPERM)
-		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	return fd < 0 ? -errno : fd;
-}
 
 static int reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -79,7 +71,7 @@ static int handle_attach(struct ferry_workload *w, const struct ferry_workload_c
 {
 	int fds[2] = {ferry_workload_memfd(w), -1};
 	if (opt->give_uffd) {
-		fds[1] = create_userfaultfd();
+		fds[1] = ferry_workload_create_userfaultfd();
 		if (fds[1] < 0) {
 			ferry_log(FERRY_LOG_ERROR, "msg=\"userfaultfd() failed\" errno=%d reason=\"%s\"", -fds[1],
 				  strerror(-fds[1]));
@@ -96,6 +88,19 @@ static int handle_attach(struct ferry_workload *w, const struct ferry_workload_c
 		close(fds[1]);
 	ferry_log(FERRY_LOG_INFO, "msg=\"attach handed over guest RAM\" uffd=%d", opt->give_uffd ? 1 : 0);
 	return rc;
+}
+
+static int handle_export(struct ferry_workload *w, int fd)
+{
+	struct ferry_vcpu_state states[FERRY_WORKLOAD_MAX_VCPUS];
+	int n = ferry_workload_get_vcpu_state(w, states, FERRY_WORKLOAD_MAX_VCPUS);
+	if (n == -EBUSY)
+		return reply(fd, "error not frozen");
+	char blob[FERRY_VCPU_STATE_TEXT_MAX];
+	if (n < 0 || ferry_vcpu_state_format(states, (unsigned)n, blob, sizeof blob))
+		return reply(fd, "error cannot export the vCPU state");
+	ferry_log(FERRY_LOG_INFO, "msg=\"vCPU state exported\" vcpus=%d", n);
+	return reply(fd, "ok export vcpus=%d state=%s", n, blob);
 }
 
 /* Runs one command. Returns 1 when the workload must quit, 0 to go on, -errno to drop the client. */
@@ -117,6 +122,8 @@ static int handle_line(struct ferry_workload *w, const struct ferry_workload_con
 		return handle_verify(w, fd);
 	if (strcmp(cmd, "attach") == 0)
 		return handle_attach(w, opt, fd);
+	if (strcmp(cmd, "export") == 0)
+		return handle_export(w, fd);
 	if (strcmp(cmd, "quit") == 0) {
 		int rc = reply(fd, "ok bye");
 		return rc < 0 ? rc : 1;
@@ -159,6 +166,12 @@ int ferry_workload_control_serve(struct ferry_workload *w, const struct ferry_wo
 	struct client clients[MAX_CLIENTS];
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
+	/* The agent's registration connection is served like any control client from here on; its
+	 * close only means the agent went away, and the VM runs on. */
+	if (opt->agent_fd >= 0) {
+		clients[0].fd = opt->agent_fd;
+		clients[0].len = 0;
+	}
 	int rc = 0;
 	for (;;) {
 		struct pollfd p[2 + MAX_CLIENTS];
@@ -189,6 +202,8 @@ int ferry_workload_control_serve(struct ferry_workload *w, const struct ferry_wo
 			int r = serve_client(w, opt, c);
 			if (r == 1)
 				quit = 1;
+			if (r != 0 && c->fd == opt->agent_fd)
+				ferry_log(FERRY_LOG_WARNING, "msg=\"agent connection closed: the VM is no longer registered\"");
 			if (r != 0) {
 				close(c->fd);
 				c->fd = -1;

@@ -1,5 +1,7 @@
 /* The workload's control socket: framing of lines and fds; see workload_ipc.h for the protocol. */
 #include "errbuf.h"
+#include "fd_kind.h"
+#include "workload.h"
 #include "workload_ipc.h"
 
 #include <errno.h>
@@ -210,24 +212,178 @@ int ferry_workload_ipc_field_u64(const char *line, const char *key, uint64_t *ou
 	return -ENOENT;
 }
 
-/* Whether fd is a memfd (its /proc link reads "/memfd:NAME (deleted)") of exactly `bytes`. */
-static int check_memfd(int fd, uint64_t bytes, char *err, size_t errlen)
+/* Whether fd is a memfd of exactly `bytes`, as -EPROTO: a peer handed over the wrong thing. */
+static int check_memfd(int fd, uint64_t bytes, const char *what, char *err, size_t errlen)
 {
-	char path[64], target[256];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(path, target, sizeof target - 1);
-	target[n > 0 ? n : 0] = '\0';
-	if (n < 0 || strncmp(target, "/memfd:", 7) != 0) {
-		ferry_errbuf_set(err, errlen, "attach: guest RAM fd is %s, not a memfd", n < 0 ? "unreadable" : target);
-		return -EPROTO;
+	return ferry_fd_check_memfd_size(fd, bytes, what, err, errlen) ? -EPROTO : 0;
+}
+
+int ferry_workload_ipc_field_str(const char *line, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+	for (const char *p = line; (p = strstr(p, key)) != NULL; p += klen) {
+		if ((p != line && p[-1] != ' ') || p[klen] != '=')
+			continue;
+		const char *v = p + klen + 1;
+		size_t n = strcspn(v, " ");
+		if (n >= cap)
+			return -ENAMETOOLONG;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return 0;
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != bytes) {
-		ferry_errbuf_set(err, errlen, "attach: guest RAM memfd holds %lld bytes, the workload announced %" PRIu64,
-			(long long)st.st_size, bytes);
-		return -EPROTO;
+	return -ENOENT;
+}
+
+static int is_id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	       c == ':' || c == '-';
+}
+
+static int valid_vm_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= FERRY_VM_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_id_char(id[i]))
+			return 0;
+	return 1;
+}
+
+/* Printable, no spaces (the line's separator), fits a sockaddr_un. */
+static int valid_control_path(const char *path)
+{
+	size_t n = strlen(path);
+	if (n == 0 || n >= FERRY_VM_CONTROL_PATH_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (path[i] <= ' ' || path[i] > '~')
+			return 0;
+	return 1;
+}
+
+int ferry_workload_ipc_format_register(const struct ferry_vm_registration *r, char *line, size_t cap)
+{
+	if (!valid_vm_id(r->vm_id) || !valid_control_path(r->control))
+		return -EINVAL;
+	int n = snprintf(line, cap, "register vm=%s vcpus=%u ram_bytes=%" PRIu64 " page_size=%u pid=%d control=%s mode=%s\n",
+			 r->vm_id, r->vcpus, r->ram_bytes, r->page_size, (int)r->pid, r->control,
+			 r->incoming ? "incoming" : "run");
+	return n < 0 || (size_t)n >= cap ? -EINVAL : 0;
+}
+
+/* A decimal field of the register line in [min, max]. */
+static int decimal_field(const char *line, const char *key, uint64_t min, uint64_t max, uint64_t *out, char *err,
+			 size_t errlen)
+{
+	char v[32];
+	int rc = ferry_workload_ipc_field_str(line, key, v, sizeof v);
+	char *end = NULL;
+	unsigned long long x = 0;
+	if (rc == 0 && v[0] >= '0' && v[0] <= '9') {
+		errno = 0;
+		x = strtoull(v, &end, 10);
+	}
+	if (rc == -ENOENT) {
+		ferry_errbuf_set(err, errlen, "register: missing %s=", key);
+		return -EINVAL;
+	}
+	if (rc || !end || *end || errno || x < min || x > max) {
+		ferry_errbuf_set(err, errlen, "register: %s must be a decimal number in %" PRIu64 "..%" PRIu64, key, min,
+				 max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+int ferry_workload_ipc_parse_register(const char *line, struct ferry_vm_registration *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (strncmp(line, "register ", 9) != 0) {
+		ferry_errbuf_set(err, errlen, "expected a register line, got \"%.40s\"", line);
+		return -EINVAL;
+	}
+	int rc = ferry_workload_ipc_field_str(line, "vm", out->vm_id, sizeof out->vm_id);
+	if (rc || !valid_vm_id(out->vm_id)) {
+		ferry_errbuf_set(err, errlen, "register: vm= must be 1..%u of [A-Za-z0-9._:-]", FERRY_VM_ID_MAX - 1);
+		return -EINVAL;
+	}
+	rc = ferry_workload_ipc_field_str(line, "control", out->control, sizeof out->control);
+	if (rc || !valid_control_path(out->control)) {
+		ferry_errbuf_set(err, errlen, "register: control= must be a socket path of 1..%u bytes without spaces",
+				 FERRY_VM_CONTROL_PATH_MAX - 1);
+		return -EINVAL;
+	}
+	char mode[16];
+	rc = ferry_workload_ipc_field_str(line, "mode", mode, sizeof mode);
+	if (rc || (strcmp(mode, "run") != 0 && strcmp(mode, "incoming") != 0)) {
+		ferry_errbuf_set(err, errlen, "register: mode= must be run or incoming");
+		return -EINVAL;
+	}
+	out->incoming = strcmp(mode, "incoming") == 0;
+	uint64_t vcpus, bytes, page, pid;
+	if (decimal_field(line, "vcpus", 1, FERRY_WORKLOAD_MAX_VCPUS, &vcpus, err, errlen) ||
+	    decimal_field(line, "ram_bytes", 1, UINT64_MAX, &bytes, err, errlen) ||
+	    decimal_field(line, "page_size", 1, UINT32_MAX, &page, err, errlen) ||
+	    decimal_field(line, "pid", 1, INT32_MAX, &pid, err, errlen))
+		return -EINVAL;
+	out->vcpus = (uint32_t)vcpus;
+	out->ram_bytes = bytes;
+	out->page_size = (uint32_t)page;
+	out->pid = (pid_t)pid;
+	return 0;
+}
+
+int ferry_workload_ipc_register(int fd, const struct ferry_vm_registration *r, int memfd, int uffd, int *memfd_out,
+				int timeout_ms, char *err, size_t errlen)
+{
+	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
+	if (memfd_out)
+		*memfd_out = -1;
+	if (ferry_workload_ipc_format_register(r, line, sizeof line)) {
+		ferry_errbuf_set(err, errlen, "register: vm id or control path cannot be sent");
+		return -EINVAL;
+	}
+	int give[2] = {memfd, uffd};
+	int rc = ferry_workload_ipc_send_line(fd, line, give, r->incoming ? 0 : 2);
+	if (rc) {
+		ferry_errbuf_set(err, errlen, "register: sending to the agent: %s", strerror(-rc));
+		return rc;
+	}
+	int fds[FERRY_WORKLOAD_IPC_MAX_FDS], nfds = 0;
+	rc = ferry_workload_ipc_recv_line(fd, line, sizeof line, fds, &nfds, timeout_ms);
+	if (rc < 0) {
+		ferry_errbuf_set(err, errlen, "register: reading the agent's answer: %s", strerror(-rc));
+		return rc;
+	}
+	if (strncmp(line, "error ", 6) == 0) {
+		ferry_errbuf_set(err, errlen, "the agent refused the registration: %s", line + 6);
+		rc = -ECONNREFUSED;
+		goto fail;
+	}
+	char vm[FERRY_VM_ID_MAX];
+	if (strncmp(line, "ok registered ", 14) != 0 || ferry_workload_ipc_field_str(line, "vm", vm, sizeof vm) ||
+	    strcmp(vm, r->vm_id) != 0 || nfds != (r->incoming ? 1 : 0)) {
+		ferry_errbuf_set(err, errlen, "register: unexpected answer \"%.80s\" with %d fds", line, nfds);
+		rc = -EPROTO;
+		goto fail;
+	}
+	if (r->incoming) {
+		rc = check_memfd(fds[0], r->ram_bytes, "the agent's incoming guest RAM", err, errlen);
+		if (rc)
+			goto fail;
+		if (memfd_out)
+			*memfd_out = fds[0];
+		else
+			close(fds[0]);
 	}
 	return 0;
+fail:
+	close_fds(fds, &nfds);
+	return rc;
 }
 
 int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int timeout_ms, char *err, size_t errlen)
@@ -260,7 +416,7 @@ int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int tim
 		rc = -EPROTO;
 		goto fail;
 	}
-	rc = check_memfd(fds[0], bytes, err, errlen);
+	rc = check_memfd(fds[0], bytes, "attach: guest RAM fd", err, errlen);
 	if (rc)
 		goto fail;
 	out->pid = (pid_t)pid;

@@ -1,11 +1,14 @@
 /*
- * The workload's local control socket: how a test, and later the agent, drives a workload.
+ * The local protocol between a workload, its drivers (tests, the agent) and the agent's VM
+ * socket: the one description of it. Two kinds of unix stream connections use the same framing.
  *
- * Transport: a unix stream socket at the path given by `ferry-workload --control PATH`. Several
- * clients may be connected at once; each sends one command line at a time and reads one reply line
- * before sending the next. Lines are ASCII, end with '\n', at most FERRY_WORKLOAD_IPC_LINE_MAX bytes.
- * Replies start with "ok", "bad" (verify found a bad page) or "error <reason>", then key=value
- * fields separated by single spaces (numbers in decimal, addresses in 0x hex).
+ * Framing: lines are ASCII, end with '\n', at most FERRY_WORKLOAD_IPC_LINE_MAX bytes; fds travel
+ * by SCM_RIGHTS on the first byte of a line. Each side sends one line and reads the one reply line
+ * before sending the next. Replies start with "ok", "bad" (a bad page) or "error <reason>", then
+ * key=value fields separated by single spaces (numbers in decimal, addresses in 0x hex).
+ *
+ * 1. The workload's control socket, at `ferry-workload --control PATH`. Several clients may be
+ *    connected at once.
  *
  *   freeze  -> ok frozen                 returns once every vCPU stopped between two page writes
  *   thaw    -> ok running
@@ -16,8 +19,31 @@
  *              with SCM_RIGHTS on the same message: the guest-RAM memfd, then (uffd=1) a fresh
  *              userfaultfd created by the workload for its own memory. The workload keeps no copy
  *              of that userfaultfd: the receiver's tracker is its only user.
+ *   export  -> ok export vcpus=N state=BLOB   frozen only (else "error not frozen"): where every
+ *              vCPU is in its pattern (BLOB: workload_state.h), for a destination to continue
  *   quit    -> ok bye                    the workload stops its vCPUs and exits 0
  *   other   -> error unknown command
+ *
+ * 2. Registration with the local agent (`ferry-workload --agent-socket PATH`, agent option
+ *    --vm-socket). The workload connects and keeps the connection for its whole life: when it
+ *    closes (the workload exited), the agent unregisters the VM. First line, from the workload:
+ *
+ *   register vm=ID vcpus=N ram_bytes=N page_size=4096 pid=N control=PATH mode=run|incoming
+ *     ID: 1..127 of [A-Za-z0-9._:-]; PATH: the control socket, no spaces, < 108 bytes.
+ *     mode=run: SCM_RIGHTS carries the guest-RAM memfd, then a fresh userfaultfd for that memory.
+ *     mode=incoming (a migration destination): no fds; the agent creates guest RAM.
+ *   -> ok registered vm=ID               (mode=run)
+ *   -> ok registered vm=ID memfd=1       (mode=incoming) + SCM_RIGHTS: a memfd of ram_bytes that
+ *                                         the agent fills with the source's memory
+ *   -> error <reason>                    nothing registered; the agent closes the connection
+ *
+ *    Then, for an incoming VM, once memory and device state are loaded, from the agent:
+ *
+ *   start vcpus=N state=BLOB             BLOB as the source's `export` returned it
+ *   -> ok started generation=N           memory verified; the vCPUs run on from the source's state
+ *   -> bad page=N reason=...             memory failed its self-check: the workload refuses to run
+ *                                         and exits 1
+ *   -> error <reason>                    a state that does not fit: the workload exits 1
  */
 #ifndef FERRY_WORKLOAD_IPC_H
 #define FERRY_WORKLOAD_IPC_H
@@ -26,7 +52,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FERRY_WORKLOAD_IPC_LINE_MAX 1024u
+#define FERRY_WORKLOAD_IPC_LINE_MAX 8192u /* a `start` of 64 vCPUs is about 4.4 KiB */
 #define FERRY_WORKLOAD_IPC_MAX_FDS 2
 
 /* Listening socket at `path` (a stale socket file is replaced), close-on-exec. -errno. */
@@ -49,6 +75,8 @@ int ferry_workload_ipc_command(int fd, const char *cmd, char *reply, size_t cap,
 /* The value of " key=" (or "key=" at the start) in a reply line, parsed as an unsigned number (0x
  * for hex). 0, or -ENOENT / -EINVAL. */
 int ferry_workload_ipc_field_u64(const char *line, const char *key, uint64_t *out);
+/* The value of " key=" as a string (up to the next space). 0, -ENOENT, or -ENAMETOOLONG. */
+int ferry_workload_ipc_field_str(const char *line, const char *key, char *out, size_t cap);
 
 /* What `attach` hands over. */
 struct ferry_workload_attach {
@@ -64,5 +92,32 @@ struct ferry_workload_attach {
  * memfd of ram_bytes, the uffd a userfaultfd). -EPROTO with the reason in err for a bad reply;
  * nothing is leaked on failure. */
 int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int timeout_ms, char *err, size_t errlen);
+
+/* The `register` line's fields. */
+#define FERRY_VM_ID_MAX 128u
+#define FERRY_VM_CONTROL_PATH_MAX 108u /* sizeof sockaddr_un.sun_path */
+struct ferry_vm_registration {
+	char vm_id[FERRY_VM_ID_MAX];
+	uint32_t vcpus;
+	uint64_t ram_bytes;
+	uint32_t page_size;
+	pid_t pid;
+	char control[FERRY_VM_CONTROL_PATH_MAX];
+	int incoming; /* mode=incoming */
+};
+
+/* Writes the `register` line (with its '\n'). 0, or -EINVAL for an id or path the line cannot carry. */
+int ferry_workload_ipc_format_register(const struct ferry_vm_registration *r, char *line, size_t cap);
+/* Parses a `register` line (without '\n'): every field present, well formed and in range (numbers
+ * decimal, vcpus 1..FERRY_WORKLOAD_MAX_VCPUS, ram_bytes > 0, pid > 0). Whether the values fit
+ * what came along (fds, sizes) is the registry's business. -EINVAL with the reason in err. */
+int ferry_workload_ipc_parse_register(const char *line, struct ferry_vm_registration *out, char *err, size_t errlen);
+
+/* Workload side of registration: sends `register` (with memfd and uffd for mode=run) and reads
+ * the answer. For mode=incoming *memfd_out receives the agent's memfd (checked: a memfd of
+ * ram_bytes). 0; -ECONNREFUSED with the agent's reason in err when it said "error"; -EPROTO for
+ * an unexpected reply; -errno. */
+int ferry_workload_ipc_register(int fd, const struct ferry_vm_registration *r, int memfd, int uffd, int *memfd_out,
+				int timeout_ms, char *err, size_t errlen);
 
 #endif

@@ -100,11 +100,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]\n"
 		   "                      [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]\n"
-		   "                      [--start-frozen] [--log-level trace|debug|info|warning|error]\n");
+		   "                      [--start-frozen] [--log-level trace|debug|info|warning|error]\n"
+		   "                      [--agent-socket PATH [--vm-id ID] [--incoming]]\n");
 }
 
 enum { OPT_RAM = 256, OPT_VCPUS, OPT_RATE, OPT_PATTERN, OPT_SEED, OPT_THP, OPT_UFFD, OPT_CONTROL, OPT_FROZEN,
-       OPT_LOG, OPT_HELP };
+       OPT_LOG, OPT_HELP, OPT_AGENT, OPT_VM_ID, OPT_INCOMING };
 
 int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_options *out, char *err, size_t errlen)
 {
@@ -120,6 +121,9 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 		{"start-frozen", no_argument, NULL, OPT_FROZEN},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"agent-socket", required_argument, NULL, OPT_AGENT},
+		{"vm-id", required_argument, NULL, OPT_VM_ID},
+		{"incoming", no_argument, NULL, OPT_INCOMING},
 		{NULL, 0, NULL, 0},
 	};
 	memset(out, 0, sizeof *out);
@@ -172,6 +176,15 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 		case OPT_LOG:
 			rc = ferry_log_level_parse(optarg, &out->log_level);
 			break;
+		case OPT_AGENT:
+			out->agent_socket = optarg;
+			break;
+		case OPT_VM_ID:
+			out->vm_id = optarg;
+			break;
+		case OPT_INCOMING:
+			out->incoming = 1;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
@@ -190,6 +203,10 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 	}
 	if (!out->control_path) {
 		snprintf(err, errlen, "--control PATH is required");
+		return -EINVAL;
+	}
+	if ((out->incoming || out->vm_id) && !out->agent_socket) {
+		snprintf(err, errlen, "%s needs --agent-socket PATH", out->incoming ? "--incoming" : "--vm-id");
 		return -EINVAL;
 	}
 	if (out->config.pattern == FERRY_WORKLOAD_HOT && out->config.hot_bytes > out->config.ram_bytes) {

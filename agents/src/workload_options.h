@@ -4,11 +4,18 @@
  *   ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]
  *                  [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]
  *                  [--start-frozen] [--log-level LEVEL]
+ *                  [--agent-socket PATH [--vm-id ID] [--incoming]]
  *
  * SIZE: bytes with an optional binary unit, "256MiB", "2GiB", "64KiB" ("M", "G", "K" also accepted);
  * in hot:SIZE a bare number means MiB. RATE: page writes per second over all vCPUs ("5000"), or
  * bytes per second with a unit ("20MiB/s"); 0 = as fast as possible. Defaults: --ram 256MiB,
  * --vcpus 1, --dirty-rate 1000, --pattern uniform, --seed 1.
+ *
+ * --agent-socket registers the VM with the local agent (workload_ipc.h, part 2) under --vm-id
+ * (default "vm-PID"); the workload refuses to start when the agent refuses it. --incoming (needs
+ * --agent-socket) starts a migration destination: guest RAM comes from the agent, and the vCPUs
+ * wait for the agent's `start`, then run from the source's state after memory verified; --ram,
+ * --vcpus, --pattern and --seed must be the source's.
  */
 #ifndef FERRY_WORKLOAD_OPTIONS_H
 #define FERRY_WORKLOAD_OPTIONS_H
@@ -23,6 +30,9 @@ struct ferry_workload_options {
 	struct ferry_workload_config config;
 	const char *control_path;
 	int give_uffd;
+	const char *agent_socket; /* NULL: do not register */
+	const char *vm_id;        /* NULL: "vm-PID" */
+	int incoming;
 	enum ferry_log_level log_level;
 };
 

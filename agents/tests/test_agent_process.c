@@ -78,8 +78,10 @@ FERRY_TEST(agent_process_registers_heartbeats_and_exits_0_on_sigterm)
 	snprintf(conf, sizeof conf, "%s/agents/examples/host-a.conf", repo);
 	struct test_peer ferryd;
 	EXPECT_EQ_INT(test_peer_listen(&ferryd), 0);
+	char vm_socket[128];
+	snprintf(vm_socket, sizeof vm_socket, "/tmp/ferry-test-agent-%d.sock", (int)getpid());
 	const char *args[] = {"--coordinator", ferryd.address, "--host-id", "host-a", "--config", conf,
-			      "--data-listen", "0.0.0.0:0", "--log-level", "warning", NULL};
+			      "--data-listen", "0.0.0.0:0", "--vm-socket", vm_socket, "--log-level", "warning", NULL};
 	pid_t pid = spawn(bin, args, -1);
 
 	EXPECT_EQ_INT(test_peer_accept(&ferryd, 10000), 0);
@@ -159,6 +161,11 @@ FERRY_TEST(agent_process_registers_heartbeats_and_exits_0_on_sigterm)
 	EXPECT_EQ_INT(wait_exit(pid, 10000), 0);
 	EXPECT_EQ_INT(test_peer_expect_closed(&ferryd, 5000), 0);
 	test_peer_close(&ferryd);
+	/* The agent removes its socket on exit; the lock file stays by design (vm_listener.h). */
+	EXPECT_EQ_INT(access(vm_socket, F_OK), -1);
+	char lock[160];
+	snprintf(lock, sizeof lock, "%s.lock", vm_socket);
+	unlink(lock);
 }
 
 FERRY_TEST(agent_process_usage_and_config_errors_exit_2)

@@ -1,0 +1,208 @@
+import FerryModel
+import FerryStore
+import Foundation
+import Logging
+
+/// Which agents are connected right now, and the single writer of host liveness to the store.
+///
+/// Per heartbeat the work is O(1): a dictionary update, and a store write (`touchHost`) at most
+/// once per heartbeat interval per host. Status changes (ready/unreachable) are written as they
+/// happen. Store calls are synchronous (GRDB) and short; they run on this actor.
+public actor HostRegistry {
+    private struct LiveHost {
+        var connection: ConnectionID
+        var bootID: String
+        var handle: any EvictableConnection
+        /// Monotonic time of the last frame received.
+        var lastReceived: Duration
+        /// Monotonic time of the last `touchHost` write.
+        var lastTouched: Duration
+        /// What the store holds about the host, kept to avoid reading it back on each inventory.
+        var host: HypervisorHost
+    }
+
+    private let store: any HostStore
+    private let clock: any CoordinatorClock
+    private let settings: LinkSettings
+    private let logger: Logger
+    private var live: [String: LiveHost] = [:]
+
+    public init(store: any HostStore, clock: any CoordinatorClock, settings: LinkSettings, logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// ferryd just started, so no agent is connected: every stored host is unreachable until its
+    /// agent dials in again. Returns how many hosts changed status.
+    @discardableResult
+    public func markAllUnreachable() throws(StoreError) -> Int {
+        let now = clock.wallNow()
+        var changed = 0
+        for host in try store.hosts() where host.status != .unreachable {
+            try store.setHostStatus(id: host.id, status: .unreachable, at: now)
+            changed += 1
+        }
+        return changed
+    }
+
+    /// Host ids with a live connection, sorted.
+    public func liveHostIDs() -> [String] { live.keys.sorted() }
+
+    /// Registers a host after its Hello. Refuses a host id that another live connection holds with
+    /// a different boot id; a connection with the same boot id (the agent redialed before we saw
+    /// the old one close) or one gone silent is replaced.
+    public func register(
+        _ registration: AgentSession.Registration, connection: ConnectionID, remoteAddress: String,
+        handle: any EvictableConnection
+    ) -> AgentSession.RegistrationDecision {
+        let now = clock.monotonicNow()
+        let wallNow = clock.wallNow()
+        let hostID = registration.hostID
+        if let existing = live[hostID] {
+            let silent = now - existing.lastReceived > settings.silenceLimit
+            guard existing.bootID == registration.bootID || silent else {
+                return .rejected(
+                    .duplicateHost,
+                    "host '\(hostID)' is already connected with boot id '\(existing.bootID)' from \(existing.host.controlAddress)"
+                )
+            }
+            existing.handle.evict(.replaced)
+            live[hostID] = nil
+            logger.info(
+                "host connection replaced", metadata: ["host": "\(hostID)", "old_connection": "\(existing.connection)"])
+        }
+        let host: HypervisorHost
+        do {
+            host = try registeredHost(registration, remoteAddress: remoteAddress, at: wallNow)
+            try store.upsertHost(host)
+        } catch {
+            logger.error("cannot record host registration", metadata: ["host": "\(hostID)", "error": "\(error)"])
+            return .rejected(.internal, "ferryd cannot record host '\(hostID)': \(error)")
+        }
+        live[hostID] = LiveHost(
+            connection: connection, bootID: registration.bootID, handle: handle, lastReceived: now, lastTouched: now,
+            host: host)
+        logger.info(
+            "host ready",
+            metadata: [
+                "host": "\(hostID)", "remote_address": "\(remoteAddress)", "boot_id": "\(registration.bootID)",
+                "protocol_version": "\(registration.protocolVersion)",
+            ])
+        return .accepted
+    }
+
+    /// The stored host (or a new one) as it is now that its agent connected.
+    private func registeredHost(
+        _ registration: AgentSession.Registration, remoteAddress: String, at now: Date
+    ) throws(StoreError) -> HypervisorHost {
+        var host =
+            try store.host(id: registration.hostID)
+            ?? HypervisorHost(
+                id: registration.hostID, status: .unreachable, agentVersion: "", protocolVersion: 0,
+                controlAddress: "", dataAddress: "", kernelRelease: "", cpuCount: 0, memoryBytes: 0,
+                freeMemoryBytes: 0, devices: [], vms: [], firstSeen: now, lastSeen: now, statusChangedAt: now)
+        if host.status != .ready {
+            host.status = .ready
+            host.statusChangedAt = now
+        }
+        host.agentVersion = registration.agentVersion
+        host.protocolVersion = Int(registration.protocolVersion)
+        host.controlAddress = remoteAddress
+        host.lastSeen = now
+        return host
+    }
+
+    /// Records a new inventory. Returns false if the store refused it; the caller then drops the
+    /// connection so the agent redials and sends it again.
+    public func applyInventory(_ inventory: HostInventory, hostID: String, connection: ConnectionID) -> Bool {
+        guard var entry = live[hostID], entry.connection == connection else { return true }
+        let now = clock.monotonicNow()
+        entry.host = entry.host.applying(inventory)
+        entry.host.lastSeen = clock.wallNow()
+        entry.lastReceived = now
+        entry.lastTouched = now
+        live[hostID] = entry
+        do {
+            try store.upsertHost(entry.host)
+        } catch {
+            logger.error("cannot record inventory", metadata: ["host": "\(hostID)", "error": "\(error)"])
+            return false
+        }
+        logger.info(
+            "inventory recorded",
+            metadata: ["host": "\(hostID)", "devices": "\(inventory.devices.count)", "vms": "\(inventory.vms.count)"])
+        return true
+    }
+
+    /// Notes a heartbeat; writes `last_seen` at most once per heartbeat interval.
+    public func recordHeartbeat(freeMemoryBytes: UInt64, hostID: String, connection: ConnectionID) {
+        guard var entry = live[hostID], entry.connection == connection else { return }
+        let now = clock.monotonicNow()
+        entry.lastReceived = now
+        entry.host.freeMemoryBytes = freeMemoryBytes
+        if now - entry.lastTouched >= settings.heartbeatInterval {
+            entry.lastTouched = now
+            entry.host.lastSeen = clock.wallNow()
+            do {
+                try store.touchHost(id: hostID, lastSeen: entry.host.lastSeen, freeMemoryBytes: freeMemoryBytes)
+            } catch {
+                // Not fatal: liveness is tracked here; the next write may succeed.
+                logger.warning("cannot record heartbeat", metadata: ["host": "\(hostID)", "error": "\(error)"])
+            }
+        }
+        live[hostID] = entry
+    }
+
+    /// Any other frame from the agent: it is alive.
+    public func noteActivity(hostID: String, connection: ConnectionID) {
+        guard live[hostID]?.connection == connection else { return }
+        live[hostID]?.lastReceived = clock.monotonicNow()
+    }
+
+    /// The connection ended. If it was the host's current one, the host is unreachable now.
+    public func connectionClosed(hostID: String, connection: ConnectionID, reason: CloseReason) {
+        guard live[hostID]?.connection == connection else { return }
+        live[hostID] = nil
+        markUnreachable(hostID, reason: "\(reason)")
+    }
+
+    /// Marks unreachable and drops every host silent for more than heartbeat_miss_limit intervals.
+    /// Run periodically (`runSweeps`). Returns the hosts it marked.
+    @discardableResult
+    public func sweep() -> [String] {
+        let now = clock.monotonicNow()
+        var marked: [String] = []
+        for (hostID, entry) in live where now - entry.lastReceived > settings.silenceLimit {
+            live[hostID] = nil
+            let silence = now - entry.lastReceived
+            entry.handle.evict(.silent(for: silence))
+            markUnreachable(hostID, reason: "nothing received for \(silence)")
+            marked.append(hostID)
+        }
+        return marked.sorted()
+    }
+
+    /// Sweeps every half heartbeat interval until cancelled, so a silent host is noticed within
+    /// miss_limit + 1/2 intervals.
+    public func runSweeps() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: settings.heartbeatInterval / 2)
+            } catch {
+                return
+            }
+            sweep()
+        }
+    }
+
+    private func markUnreachable(_ hostID: String, reason: String) {
+        do {
+            try store.setHostStatus(id: hostID, status: .unreachable, at: clock.wallNow())
+        } catch {
+            logger.error("cannot record host status", metadata: ["host": "\(hostID)", "error": "\(error)"])
+        }
+        logger.info("host unreachable", metadata: ["host": "\(hostID)", "reason": "\(reason)"])
+    }
+}
