@@ -32,7 +32,16 @@ struct APIErrorBody: Decodable {
     var error: Detail
 }
 
-/// ferryd's HTTP/JSON API, read-only so far.
+/// A 422 from the plan routes: every problem of the plan.
+struct PlanRejection: Decodable {
+    struct Detail: Decodable {
+        var code: String
+        var problems: [PlanProblem]
+    }
+    var error: Detail
+}
+
+/// ferryd's HTTP/JSON API.
 public struct APIClient: Sendable {
     public let server: URL
     let session: URLSession
@@ -63,10 +72,19 @@ public struct APIClient: Sendable {
 
     /// GETs `path` and decodes a 2xx body as `Value`, or ferryd's error body into `CLIError.http`.
     func get<Value: Decodable & Sendable>(_ path: String) async throws(CLIError) -> APIResponse<Value> {
+        try await send("GET", path)
+    }
+
+    /// Sends one request; a 422 `invalid_plan` answer becomes `CLIError.invalidPlan` with its problems.
+    func send<Value: Decodable & Sendable>(_ method: String, _ path: String, body: Data? = nil) async throws(CLIError)
+        -> APIResponse<Value>
+    {
         guard let url = URL(string: server.absoluteString + path) else {
             throw .badResponse(reason: "cannot form a URL from \(server.absoluteString) and \(path)")
         }
         var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         let data: Data
         let response: URLResponse
@@ -76,9 +94,12 @@ public struct APIClient: Sendable {
             throw .unreachable(url: server.absoluteString, reason: Self.reason(error))
         }
         guard let http = response as? HTTPURLResponse else {
-            throw .badResponse(reason: "GET \(path): not an HTTP response")
+            throw .badResponse(reason: "\(method) \(path): not an HTTP response")
         }
         guard (200..<300).contains(http.statusCode) else {
+            if let rejected = try? FerryJSON.decoder().decode(PlanRejection.self, from: data) {
+                throw .invalidPlan(problems: rejected.error.problems, body: data)
+            }
             if let body = try? FerryJSON.decoder().decode(APIErrorBody.self, from: data) {
                 throw .http(status: http.statusCode, code: body.error.code, message: body.error.message)
             }
@@ -89,7 +110,7 @@ public struct APIClient: Sendable {
         do {
             return APIResponse(body: data, value: try FerryJSON.decoder().decode(Value.self, from: data))
         } catch {
-            throw .badResponse(reason: "GET \(path): body is not a \(Value.self): \(error)")
+            throw .badResponse(reason: "\(method) \(path): body is not a \(Value.self): \(error)")
         }
     }
 

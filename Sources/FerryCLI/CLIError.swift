@@ -1,3 +1,4 @@
+import FerryModel
 import Foundation
 
 /// Everything that makes a ferryctl command fail after its arguments were accepted.
@@ -10,6 +11,10 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
     case badResponse(reason: String)
     /// `--server` / `$FERRY_SERVER` is not `http(s)://HOST[:PORT]`.
     case invalidServer(value: String, reason: String)
+    /// ferryd refused a plan (422); the problems are printed one per line before this error.
+    case invalidPlan(problems: [PlanProblem], body: Data)
+    /// A plan file could not be read.
+    case unreadableFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,13 +22,16 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
         case .http(_, let code, let message): "\(code): \(message)"
         case .badResponse(let reason): "unexpected answer from ferryd: \(reason)"
         case .invalidServer(let value, let reason): "invalid server URL '\(value)': \(reason)"
+        case .invalidPlan(let problems, _):
+            "invalid_plan: the plan has \(problems.count) problem\(problems.count == 1 ? "" : "s")"
+        case .unreadableFile(let path, let reason): "cannot read \(path): \(reason)"
         }
     }
 
     /// 1 when ferryd could not do it, 2 when the operator asked for something malformed (usage).
     public var exitCode: Int32 {
         switch self {
-        case .unreachable, .http, .badResponse: 1
+        case .unreachable, .http, .badResponse, .invalidPlan, .unreadableFile: 1
         case .invalidServer: 2
         }
     }

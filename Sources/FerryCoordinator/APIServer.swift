@@ -25,6 +25,7 @@ public enum APIServer {
     }
 
     /// The routes, with store reads; store failures become 500 `internal` errors.
+    /// Plan and migration routes (PlanRoutes) are served when the store also keeps plans.
     public static func router(store: any HostStore, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(APIErrorMiddleware<BasicRequestContext>(logger: logger))
@@ -45,6 +46,7 @@ public enum APIServer {
             }
             return try JSONResponse.make(host)
         }
+        if let plans = store as? any PlanStore { PlanRoutes.add(to: router, hosts: store, plans: plans) }
         return router
     }
 

@@ -167,7 +167,7 @@ public struct AgentSession: Sendable {
         case .hello:
             return reject(.unexpectedMessage, "second hello on one connection")
         case .welcome, .command, .streamHello, .streamWelcome, .pageBatch, .deviceChunk, .endOfRound, .roundAck,
-            .resumeConfirm:
+            .resumeConfirm, .vcpuState:
             return reject(.unexpectedMessage, "\(message.frameType.name) is not sent by an agent on the control link")
         }
     }

@@ -9,13 +9,14 @@ import GRDB
 /// written by a newer ferryd and is refused (`StoreError.newerSchema`).
 public enum Schema {
     /// Every migration this build knows, oldest first.
-    public static let versions = ["v1", "v2"]
+    public static let versions = ["v1", "v2", "v3"]
 
     /// The migrator that owns the versions above.
     public static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createHosts)
         migrator.registerMigration("v2", migrate: createHostInventory)
+        migrator.registerMigration("v3", migrate: createPlansMigrationsEvents)
         return migrator
     }
 
@@ -96,6 +97,75 @@ public enum Schema {
                 ) STRICT;
 
                 CREATE INDEX hosts_by_status ON hosts(status);
+                """)
+    }
+
+    /// The phases a migration can be in, as stored (MigrationPhase's raw values).
+    static let migrationPhases = [
+        "pending", "scheduled", "preparing", "precopy", "cutover", "resuming", "completed", "failed", "cancelled",
+        "rolled_back",
+    ]
+
+    /// v3: plans as submitted, the migrations they resolved to (phase and the time each phase was
+    /// entered), and the append-only event history. Indexes serve `status` and `events` reads:
+    /// by plan, by unfinished phase, and events by migration (or plan) in history order.
+    static func createPlansMigrationsEvents(_ db: Database) throws {
+        let phases = sqlList(migrationPhases)
+        let phaseColumns = migrationPhases.map { "    \($0)_at TEXT," }.joined(separator: "\n")
+        try db.execute(
+            sql: """
+                CREATE TABLE plans (
+                    id            TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+                    name          TEXT    NOT NULL CHECK (name <> ''),
+                    -- The file name the operator submitted and its text, kept for audit.
+                    file_name     TEXT    NOT NULL,
+                    source        TEXT    NOT NULL,
+                    -- MigrationPolicy as FerryJSON.
+                    policy        TEXT    NOT NULL CHECK (json_valid(policy)),
+                    submitted_at  TEXT    NOT NULL
+                ) STRICT;
+
+                CREATE TABLE migrations (
+                    id                   TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+                    plan_id              TEXT    NOT NULL REFERENCES plans(id),
+                    -- Order in the plan once evacuations are expanded: the scheduler's tie-break.
+                    position             INTEGER NOT NULL CHECK (position >= 0),
+                    vm_id                TEXT    NOT NULL CHECK (vm_id <> ''),
+                    source_host_id       TEXT    NOT NULL CHECK (source_host_id <> ''),
+                    destination_host_id  TEXT    NOT NULL CHECK (destination_host_id <> '' AND destination_host_id <> source_host_id),
+                    wave                 INTEGER NOT NULL CHECK (wave >= 1),
+                    priority             INTEGER NOT NULL,
+                    ram_bytes            INTEGER NOT NULL CHECK (ram_bytes >= 0),
+                    phase                TEXT    NOT NULL CHECK (phase IN (\(phases))),
+                    -- Last command sequence number sent (commands are idempotent per seq).
+                    command_seq          INTEGER NOT NULL CHECK (command_seq >= 0),
+                    -- Why it failed, was cancelled or rolled back; '' otherwise.
+                    reason               TEXT    NOT NULL,
+                    -- When each phase was entered; NULL for phases it never reached.
+                \(phaseColumns)
+                    UNIQUE (plan_id, position)
+                ) STRICT;
+
+                CREATE TABLE events (
+                    -- The history's order; AUTOINCREMENT so a number is never reused.
+                    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at            TEXT    NOT NULL,
+                    plan_id       TEXT    NOT NULL REFERENCES plans(id),
+                    -- '' for plan-level events.
+                    migration_id  TEXT    NOT NULL,
+                    kind          TEXT    NOT NULL CHECK (kind <> ''),
+                    message       TEXT    NOT NULL,
+                    -- JSON object of string values: the decision's inputs and other details.
+                    attributes    TEXT    NOT NULL CHECK (json_valid(attributes) AND json_type(attributes) = 'object')
+                ) STRICT;
+
+                CREATE INDEX migrations_by_plan ON migrations(plan_id, position);
+                -- Partial: the scheduler and recovery read only unfinished migrations, a small set.
+                CREATE INDEX migrations_unfinished ON migrations(phase)
+                    WHERE phase NOT IN ('completed', 'failed', 'cancelled', 'rolled_back');
+                CREATE INDEX events_by_migration ON events(migration_id, seq);
+                CREATE INDEX events_by_plan ON events(plan_id, seq);
+                CREATE INDEX events_by_time ON events(at);
                 """)
     }
 

@@ -13,6 +13,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case corruptRow(table: String, key: String, reason: String)
     /// An update named a host that was never registered (upsertHost first).
     case unknownHost(id: String)
+    /// An update named a migration that is not stored.
+    case unknownMigration(id: String)
+    /// A transition expected the migration in one phase, but it is in another (someone else moved it).
+    case phaseConflict(migrationID: String, expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -23,6 +27,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .query(let operation, let reason): "\(operation) failed: \(reason)"
         case .corruptRow(let table, let key, let reason): "corrupt row \(key) in \(table): \(reason)"
         case .unknownHost(let id): "no host '\(id)' is known"
+        case .unknownMigration(let id): "no migration '\(id)' is known"
+        case .phaseConflict(let id, let expected, let found):
+            "migration \(id) is in phase \(found), not \(expected)"
         }
     }
 }

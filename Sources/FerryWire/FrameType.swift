@@ -37,6 +37,7 @@ extension Ferry_V1_FrameType {
         case .endOfRound: "end_of_round"
         case .roundAck: "round_ack"
         case .resumeConfirm: "resume_confirm"
+        case .vcpuState: "vcpu_state"
         case .UNRECOGNIZED(let value): "unrecognized(\(value))"
         }
     }

@@ -19,6 +19,7 @@ public enum WireMessage: Sendable, Equatable {
     case endOfRound(Ferry_V1_EndOfRound)
     case roundAck(Ferry_V1_RoundAck)
     case resumeConfirm(Ferry_V1_ResumeConfirm)
+    case vcpuState(Ferry_V1_VcpuState)
 
     public var frameType: Ferry_V1_FrameType {
         switch self {
@@ -38,6 +39,7 @@ public enum WireMessage: Sendable, Equatable {
         case .endOfRound: .endOfRound
         case .roundAck: .roundAck
         case .resumeConfirm: .resumeConfirm
+        case .vcpuState: .vcpuState
         }
     }
 
@@ -79,6 +81,7 @@ public enum WireMessage: Sendable, Equatable {
         case .endOfRound: self = .endOfRound(try decode(Ferry_V1_EndOfRound.self))
         case .roundAck: self = .roundAck(try decode(Ferry_V1_RoundAck.self))
         case .resumeConfirm: self = .resumeConfirm(try decode(Ferry_V1_ResumeConfirm.self))
+        case .vcpuState: self = .vcpuState(try decode(Ferry_V1_VcpuState.self))
         case .unspecified, .UNRECOGNIZED: throw .unknownType(UInt8(truncatingIfNeeded: type.rawValue))
         }
     }
@@ -110,6 +113,7 @@ public enum WireMessage: Sendable, Equatable {
         case .endOfRound(let m): return Frame(type: type, message: try bytes(m))
         case .roundAck(let m): return Frame(type: type, message: try bytes(m))
         case .resumeConfirm(let m): return Frame(type: type, message: try bytes(m))
+        case .vcpuState(let m): return Frame(type: type, message: try bytes(m))
         }
     }
 

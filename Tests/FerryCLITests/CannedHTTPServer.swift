@@ -57,11 +57,19 @@ final class CannedHTTPServer: @unchecked Sendable {
             if client < 0 { return }
             var request = [UInt8]()
             var buffer = [UInt8](repeating: 0, count: 4096)
-            // Read up to the end of the headers: ferryctl only sends GETs without a body.
-            while !request.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            // Read the headers, then the body if Content-Length announces one (plan submissions):
+            // closing with unread bytes would reset the connection under the client.
+            var expected: Int?
+            while expected.map({ request.count < $0 }) ?? true {
                 let n = read(client, &buffer, buffer.count)
                 if n <= 0 { break }
                 request += buffer[0..<n]
+                if expected == nil, let end = Self.headerEnd(request) {
+                    let head = String(decoding: request[..<end], as: UTF8.self).lowercased()
+                    let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                        .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                    expected = end + 4 + length
+                }
             }
             let line = String(decoding: request.prefix { $0 != 13 }, as: UTF8.self)
             let parts = line.split(separator: " ")
@@ -69,5 +77,11 @@ final class CannedHTTPServer: @unchecked Sendable {
             response.withUnsafeBytes { raw in _ = write(client, raw.baseAddress, raw.count) }
             close(client)
         }
+    }
+
+    /// Index of the `\r\n\r\n` that ends the headers.
+    private static func headerEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        return (0...(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual([13, 10, 13, 10]) }
     }
 }

@@ -26,6 +26,7 @@ enum CanonicalVectors {
         ("end_of_round", .endOfRound(endOfRound)),
         ("round_ack", .roundAck(roundAck)),
         ("resume_confirm", .resumeConfirm(resumeConfirm)),
+        ("vcpu_state", .vcpuState(vcpuState)),
     ]
 
     static var hello: Ferry_V1_Hello {
@@ -260,6 +261,16 @@ enum CanonicalVectors {
         m.vcpuStartUnixNs = 1_764_000_002_000_000_000
         m.memoryVerified = true
         m.pagesVerified = 65536
+        return m
+    }
+
+    static let vcpuStateBytes: [UInt8] = [0x46, 0x57, 0x56, 0x43, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0xAB, 0xCD]
+
+    static var vcpuState: Ferry_V1_VcpuState {
+        var m = Ferry_V1_VcpuState()
+        m.vcpus = 2
+        m.state = Data(vcpuStateBytes)
+        m.stateCrc32C = CRC32C.checksum(vcpuStateBytes)
         return m
     }
 }

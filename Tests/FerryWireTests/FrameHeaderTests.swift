@@ -48,7 +48,7 @@ func rawHeader(
         #expect(throws: WireError.badVersion(version)) { try FrameHeader.parse(rawHeader(version: version)[...]) }
     }
 
-    @Test("UNSPECIFIED and unknown types are rejected", arguments: [UInt8(0), 10, 31, 39, 200, 255])
+    @Test("UNSPECIFIED and unknown types are rejected", arguments: [UInt8(0), 10, 31, 40, 200, 255])
     func unknownType(type: UInt8) {
         #expect(throws: WireError.unknownType(type)) { try FrameHeader.parse(rawHeader(type: type)[...]) }
     }

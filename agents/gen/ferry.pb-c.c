@@ -1267,6 +1267,51 @@ void   ferry__v1__round_ack__free_unpacked
   assert(message->base.descriptor == &ferry__v1__round_ack__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ferry__v1__vcpu_state__init
+                     (Ferry__V1__VcpuState         *message)
+{
+  static const Ferry__V1__VcpuState init_value = FERRY__V1__VCPU_STATE__INIT;
+  *message = init_value;
+}
+size_t ferry__v1__vcpu_state__get_packed_size
+                     (const Ferry__V1__VcpuState *message)
+{
+  assert(message->base.descriptor == &ferry__v1__vcpu_state__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ferry__v1__vcpu_state__pack
+                     (const Ferry__V1__VcpuState *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ferry__v1__vcpu_state__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ferry__v1__vcpu_state__pack_to_buffer
+                     (const Ferry__V1__VcpuState *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ferry__v1__vcpu_state__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ferry__V1__VcpuState *
+       ferry__v1__vcpu_state__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ferry__V1__VcpuState *)
+     protobuf_c_message_unpack (&ferry__v1__vcpu_state__descriptor,
+                                allocator, len, data);
+}
+void   ferry__v1__vcpu_state__free_unpacked
+                     (Ferry__V1__VcpuState *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ferry__v1__vcpu_state__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   ferry__v1__resume_confirm__init
                      (Ferry__V1__ResumeConfirm         *message)
 {
@@ -1840,7 +1885,7 @@ const ProtobufCMessageDescriptor ferry__v1__device__descriptor =
   (ProtobufCMessageInit) ferry__v1__device__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ferry__v1__vm__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ferry__v1__vm__field_descriptors[8] =
 {
   {
     "vm_id",
@@ -1926,10 +1971,23 @@ static const ProtobufCFieldDescriptor ferry__v1__vm__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "launch_args",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ferry__V1__Vm, n_launch_args),
+    offsetof(Ferry__V1__Vm, launch_args),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ferry__v1__vm__field_indices_by_name[] = {
   3,   /* field[3] = device_ids */
   5,   /* field[5] = dirty_rate_bytes_per_sec */
+  7,   /* field[7] = launch_args */
   6,   /* field[6] = pid */
   1,   /* field[1] = ram_bytes */
   4,   /* field[4] = state */
@@ -1939,7 +1997,7 @@ static const unsigned ferry__v1__vm__field_indices_by_name[] = {
 static const ProtobufCIntRange ferry__v1__vm__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ferry__v1__vm__descriptor =
 {
@@ -1949,7 +2007,7 @@ const ProtobufCMessageDescriptor ferry__v1__vm__descriptor =
   "Ferry__V1__Vm",
   "ferry.v1",
   sizeof(Ferry__V1__Vm),
-  7,
+  8,
   ferry__v1__vm__field_descriptors,
   ferry__v1__vm__field_indices_by_name,
   1,  ferry__v1__vm__number_ranges,
@@ -2188,7 +2246,7 @@ const ProtobufCMessageDescriptor ferry__v1__migration_policy__descriptor =
   (ProtobufCMessageInit) ferry__v1__migration_policy__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ferry__v1__prepare_destination__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ferry__v1__prepare_destination__field_descriptors[8] =
 {
   {
     "vm_id",
@@ -2262,19 +2320,45 @@ static const ProtobufCFieldDescriptor ferry__v1__prepare_destination__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "vcpus",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ferry__V1__PrepareDestination, vcpus),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launch_args",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ferry__V1__PrepareDestination, n_launch_args),
+    offsetof(Ferry__V1__PrepareDestination, launch_args),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ferry__v1__prepare_destination__field_indices_by_name[] = {
   5,   /* field[5] = channels */
   3,   /* field[3] = devices */
+  7,   /* field[7] = launch_args */
   2,   /* field[2] = ram_bytes */
   1,   /* field[1] = source_host_id */
   4,   /* field[4] = token */
+  6,   /* field[6] = vcpus */
   0,   /* field[0] = vm_id */
 };
 static const ProtobufCIntRange ferry__v1__prepare_destination__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ferry__v1__prepare_destination__descriptor =
 {
@@ -2284,7 +2368,7 @@ const ProtobufCMessageDescriptor ferry__v1__prepare_destination__descriptor =
   "Ferry__V1__PrepareDestination",
   "ferry.v1",
   sizeof(Ferry__V1__PrepareDestination),
-  6,
+  8,
   ferry__v1__prepare_destination__field_descriptors,
   ferry__v1__prepare_destination__field_indices_by_name,
   1,  ferry__v1__prepare_destination__number_ranges,
@@ -3832,6 +3916,70 @@ const ProtobufCMessageDescriptor ferry__v1__round_ack__descriptor =
   (ProtobufCMessageInit) ferry__v1__round_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor ferry__v1__vcpu_state__field_descriptors[3] =
+{
+  {
+    "vcpus",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ferry__V1__VcpuState, vcpus),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Ferry__V1__VcpuState, state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state_crc32c",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ferry__V1__VcpuState, state_crc32c),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ferry__v1__vcpu_state__field_indices_by_name[] = {
+  1,   /* field[1] = state */
+  2,   /* field[2] = state_crc32c */
+  0,   /* field[0] = vcpus */
+};
+static const ProtobufCIntRange ferry__v1__vcpu_state__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ferry__v1__vcpu_state__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ferry.v1.VcpuState",
+  "VcpuState",
+  "Ferry__V1__VcpuState",
+  "ferry.v1",
+  sizeof(Ferry__V1__VcpuState),
+  3,
+  ferry__v1__vcpu_state__field_descriptors,
+  ferry__v1__vcpu_state__field_indices_by_name,
+  1,  ferry__v1__vcpu_state__number_ranges,
+  (ProtobufCMessageInit) ferry__v1__vcpu_state__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor ferry__v1__resume_confirm__field_descriptors[3] =
 {
   {
@@ -3896,7 +4044,7 @@ const ProtobufCMessageDescriptor ferry__v1__resume_confirm__descriptor =
   (ProtobufCMessageInit) ferry__v1__resume_confirm__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ferry__v1__frame_type__enum_values_by_number[17] =
+static const ProtobufCEnumValue ferry__v1__frame_type__enum_values_by_number[18] =
 {
   { "FRAME_TYPE_UNSPECIFIED", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_UNSPECIFIED", 0 },
   { "FRAME_TYPE_HELLO", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_HELLO", 1 },
@@ -3915,11 +4063,12 @@ static const ProtobufCEnumValue ferry__v1__frame_type__enum_values_by_number[17]
   { "FRAME_TYPE_END_OF_ROUND", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_END_OF_ROUND", 36 },
   { "FRAME_TYPE_ROUND_ACK", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_ROUND_ACK", 37 },
   { "FRAME_TYPE_RESUME_CONFIRM", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_RESUME_CONFIRM", 38 },
+  { "FRAME_TYPE_VCPU_STATE", "FERRY__V1__FRAME_TYPE__FRAME_TYPE_VCPU_STATE", 39 },
 };
 static const ProtobufCIntRange ferry__v1__frame_type__value_ranges[] = {
-{0, 0},{32, 10},{0, 17}
+{0, 0},{32, 10},{0, 18}
 };
-static const ProtobufCEnumValueIndex ferry__v1__frame_type__enum_values_by_name[17] =
+static const ProtobufCEnumValueIndex ferry__v1__frame_type__enum_values_by_name[18] =
 {
   { "FRAME_TYPE_COMMAND", 6 },
   { "FRAME_TYPE_COMMAND_RESULT", 7 },
@@ -3937,6 +4086,7 @@ static const ProtobufCEnumValueIndex ferry__v1__frame_type__enum_values_by_name[
   { "FRAME_TYPE_STREAM_HELLO", 10 },
   { "FRAME_TYPE_STREAM_WELCOME", 11 },
   { "FRAME_TYPE_UNSPECIFIED", 0 },
+  { "FRAME_TYPE_VCPU_STATE", 17 },
   { "FRAME_TYPE_WELCOME", 2 },
 };
 const ProtobufCEnumDescriptor ferry__v1__frame_type__descriptor =
@@ -3946,9 +4096,9 @@ const ProtobufCEnumDescriptor ferry__v1__frame_type__descriptor =
   "FrameType",
   "Ferry__V1__FrameType",
   "ferry.v1",
-  17,
+  18,
   ferry__v1__frame_type__enum_values_by_number,
-  17,
+  18,
   ferry__v1__frame_type__enum_values_by_name,
   2,
   ferry__v1__frame_type__value_ranges,

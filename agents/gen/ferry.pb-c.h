@@ -43,6 +43,7 @@ typedef struct Ferry__V1__PageBatch Ferry__V1__PageBatch;
 typedef struct Ferry__V1__DeviceChunk Ferry__V1__DeviceChunk;
 typedef struct Ferry__V1__EndOfRound Ferry__V1__EndOfRound;
 typedef struct Ferry__V1__RoundAck Ferry__V1__RoundAck;
+typedef struct Ferry__V1__VcpuState Ferry__V1__VcpuState;
 typedef struct Ferry__V1__ResumeConfirm Ferry__V1__ResumeConfirm;
 
 
@@ -122,7 +123,11 @@ typedef enum _Ferry__V1__FrameType {
   /*
    * destination -> source: VM runs on the destination now
    */
-  FERRY__V1__FRAME_TYPE__FRAME_TYPE_RESUME_CONFIRM = 38
+  FERRY__V1__FRAME_TYPE__FRAME_TYPE_RESUME_CONFIRM = 38,
+  /*
+   * source -> destination, in the final round: the frozen vCPUs
+   */
+  FERRY__V1__FRAME_TYPE__FRAME_TYPE_VCPU_STATE = 39
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FERRY__V1__FRAME_TYPE)
 } Ferry__V1__FrameType;
 typedef enum _Ferry__V1__ErrorCode {
@@ -396,10 +401,16 @@ struct  Ferry__V1__Vm
    */
   uint64_t dirty_rate_bytes_per_sec;
   uint32_t pid;
+  /*
+   * How the VM's process was configured (VMM options without identity, memory or incoming flags),
+   * so the destination can start the same VM in incoming mode.
+   */
+  size_t n_launch_args;
+  char **launch_args;
 };
 #define FERRY__V1__VM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__vm__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, FERRY__V1__VM_STATE__VM_STATE_UNSPECIFIED, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, FERRY__V1__VM_STATE__VM_STATE_UNSPECIFIED, 0, 0, 0,NULL }
 
 
 struct  Ferry__V1__Inventory
@@ -464,10 +475,16 @@ struct  Ferry__V1__PrepareDestination
    */
   ProtobufCBinaryData token;
   uint32_t channels;
+  uint32_t vcpus;
+  /*
+   * the source VM's Vm.launch_args
+   */
+  size_t n_launch_args;
+  char **launch_args;
 };
 #define FERRY__V1__PREPARE_DESTINATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__prepare_destination__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, {0,NULL}, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, {0,NULL}, 0, 0, 0,NULL }
 
 
 struct  Ferry__V1__PrepareSource
@@ -801,6 +818,28 @@ struct  Ferry__V1__RoundAck
 #define FERRY__V1__ROUND_ACK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__round_ack__descriptor) \
     , 0, 0, 0, 0 }
+
+
+/*
+ * The vCPUs' state, captured on the source after the freeze (small: it travels inside the message,
+ * unlike page and device data). The destination hands it to the incoming VM before it starts.
+ */
+struct  Ferry__V1__VcpuState
+{
+  ProtobufCMessage base;
+  uint32_t vcpus;
+  /*
+   * VMM-defined; the VMM checks its own header
+   */
+  ProtobufCBinaryData state;
+  /*
+   * CRC-32C of state
+   */
+  uint32_t state_crc32c;
+};
+#define FERRY__V1__VCPU_STATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__vcpu_state__descriptor) \
+    , 0, {0,NULL}, 0 }
 
 
 struct  Ferry__V1__ResumeConfirm
@@ -1347,6 +1386,25 @@ Ferry__V1__RoundAck *
 void   ferry__v1__round_ack__free_unpacked
                      (Ferry__V1__RoundAck *message,
                       ProtobufCAllocator *allocator);
+/* Ferry__V1__VcpuState methods */
+void   ferry__v1__vcpu_state__init
+                     (Ferry__V1__VcpuState         *message);
+size_t ferry__v1__vcpu_state__get_packed_size
+                     (const Ferry__V1__VcpuState   *message);
+size_t ferry__v1__vcpu_state__pack
+                     (const Ferry__V1__VcpuState   *message,
+                      uint8_t             *out);
+size_t ferry__v1__vcpu_state__pack_to_buffer
+                     (const Ferry__V1__VcpuState   *message,
+                      ProtobufCBuffer     *buffer);
+Ferry__V1__VcpuState *
+       ferry__v1__vcpu_state__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ferry__v1__vcpu_state__free_unpacked
+                     (Ferry__V1__VcpuState *message,
+                      ProtobufCAllocator *allocator);
 /* Ferry__V1__ResumeConfirm methods */
 void   ferry__v1__resume_confirm__init
                      (Ferry__V1__ResumeConfirm         *message);
@@ -1452,6 +1510,9 @@ typedef void (*Ferry__V1__EndOfRound_Closure)
 typedef void (*Ferry__V1__RoundAck_Closure)
                  (const Ferry__V1__RoundAck *message,
                   void *closure_data);
+typedef void (*Ferry__V1__VcpuState_Closure)
+                 (const Ferry__V1__VcpuState *message,
+                  void *closure_data);
 typedef void (*Ferry__V1__ResumeConfirm_Closure)
                  (const Ferry__V1__ResumeConfirm *message,
                   void *closure_data);
@@ -1497,6 +1558,7 @@ extern const ProtobufCMessageDescriptor ferry__v1__page_batch__descriptor;
 extern const ProtobufCMessageDescriptor ferry__v1__device_chunk__descriptor;
 extern const ProtobufCMessageDescriptor ferry__v1__end_of_round__descriptor;
 extern const ProtobufCMessageDescriptor ferry__v1__round_ack__descriptor;
+extern const ProtobufCMessageDescriptor ferry__v1__vcpu_state__descriptor;
 extern const ProtobufCMessageDescriptor ferry__v1__resume_confirm__descriptor;
 
 PROTOBUF_C__END_DECLS

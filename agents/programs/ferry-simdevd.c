@@ -3,12 +3,17 @@
  * real ones, so that they keep their state when the agent dies. It creates one sim device per
  * `backend = sim` section of the agent's config file and serves them on a unix socket
  * (protocol: src/sim_protocol.h); the agent's `sim` backend connects with
- * "socket=PATH,device=NAME".
+ * "socket=PATH,device=NAME". The agent starts it, detached, when none answers (simdevd_launch.h).
  *
  *   ferry-simdevd --config FILE --socket PATH [--change-rate BYTES_PER_SEC] [--dma-rate BYTES_PER_SEC]
  *                 [--log-level LEVEL]
  *
- * SIGTERM/SIGINT: remove the socket and exit 0.
+ * Each device's model comes from its config section: identity, capabilities, handshake, state
+ * size (stop_copy_bytes), and the sim keys state_change_rate, dma_write_rate and seed; the
+ * --change-rate / --dma-rate flags are the defaults for devices that do not set their rates.
+ *
+ * SIGTERM/SIGINT: remove the socket and exit 0. If the socket file is removed or replaced, the
+ * devices are unreachable: exit 0 too (so a detached instance does not outlive its directory).
  */
 #include <errno.h>
 #include <signal.h>
@@ -100,6 +105,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-simdevd: poll: %s\n", strerror(-rc));
 		return 1;
 	}
+	if (rc == FERRY_SIM_SERVER_ORPHANED)
+		ferry_log(FERRY_LOG_INFO, "msg=\"socket file removed or replaced: nobody can reach the devices\" socket=%s",
+			  socket_path);
 	ferry_log(FERRY_LOG_INFO, "msg=\"sim devices stopped\"");
 	return 0;
 }

@@ -25,14 +25,19 @@ typedef int (*key_apply_fn)(struct config_parser *p, struct span v, char *why, s
 
 enum key_scope { SCOPE_TOP, SCOPE_DEVICE };
 
+/* Device keys that only one backend understands; the backend may be set after them in the
+ * section, so this is checked when the section ends. */
+enum key_backend { ANY_BACKEND = 0, SIM_ONLY = FERRY_BACKEND_SIM, VFIO_ONLY = FERRY_BACKEND_VFIO };
+
 struct key_spec {
 	const char *name;
 	enum key_scope scope;
 	bool required;
 	key_apply_fn apply;
+	enum key_backend only;
 };
 
-#define N_KEYS 15 /* entries of key_specs below */
+#define N_KEYS 21 /* entries of key_specs below */
 
 struct config_parser {
 	const char *file;
@@ -114,6 +119,49 @@ static int apply_vm_socket(struct config_parser *p, struct span v, char *why, si
 	return ferry__value_copy(v.p, v.n, p->cfg->vm_socket, sizeof p->cfg->vm_socket, why, whylen);
 }
 
+/* An absolute path: the agent and ferry-simdevd may run in different working directories. */
+static int apply_absolute_path(struct span v, char *dst, size_t dstsize, char *why, size_t whylen)
+{
+	if (v.p[0] != '/') {
+		snprintf(why, whylen, "must be an absolute path");
+		return -EINVAL;
+	}
+	return ferry__value_copy(v.p, v.n, dst, dstsize, why, whylen);
+}
+
+static int apply_sim_socket(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	return apply_absolute_path(v, p->cfg->sim_socket, sizeof p->cfg->sim_socket, why, whylen);
+}
+
+static int apply_simdevd(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	return apply_absolute_path(v, p->cfg->simdevd, sizeof p->cfg->simdevd, why, whylen);
+}
+
+static int apply_address(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	return ferry__value_copy(v.p, v.n, p->dev->address, sizeof p->dev->address, why, whylen);
+}
+
+static int apply_state_change_rate(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	p->dev->sim.has_change_rate = true;
+	return ferry__value_rate(v.p, v.n, &p->dev->sim.change_rate, why, whylen);
+}
+
+static int apply_dma_write_rate(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	p->dev->sim.has_dma_rate = true;
+	return ferry__value_rate(v.p, v.n, &p->dev->sim.dma_rate, why, whylen);
+}
+
+static int apply_seed(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	p->dev->sim.has_seed = true;
+	return ferry__value_u64(v.p, v.n, &p->dev->sim.seed, why, whylen);
+}
+
 static int apply_backend(struct config_parser *p, struct span v, char *why, size_t whylen)
 {
 	if (span_is(v, "sim")) {
@@ -175,21 +223,27 @@ static int apply_stop_copy_bytes(struct config_parser *p, struct span v, char *w
 }
 
 static const struct key_spec key_specs[N_KEYS] = {
-	{"host_id", SCOPE_TOP, false, apply_host_id},
-	{"coordinator", SCOPE_TOP, false, apply_coordinator},
-	{"data_listen", SCOPE_TOP, false, apply_data_listen},
-	{"log_level", SCOPE_TOP, false, apply_log_level},
-	{"vm_socket", SCOPE_TOP, false, apply_vm_socket},
-	{"backend", SCOPE_DEVICE, true, apply_backend},
-	{"vendor_id", SCOPE_DEVICE, true, apply_vendor_id},
-	{"device_id", SCOPE_DEVICE, true, apply_device_id},
-	{"driver", SCOPE_DEVICE, true, apply_driver},
-	{"migration", SCOPE_DEVICE, true, apply_migration},
-	{"dma_logging", SCOPE_DEVICE, false, apply_dma_logging},
-	{"saving_layout_handshake", SCOPE_DEVICE, false, apply_saving_layout},
-	{"migration_version", SCOPE_DEVICE, true, apply_migration_version},
-	{"vm", SCOPE_DEVICE, false, apply_vm},
-	{"stop_copy_bytes", SCOPE_DEVICE, false, apply_stop_copy_bytes},
+	{"host_id", SCOPE_TOP, false, apply_host_id, ANY_BACKEND},
+	{"coordinator", SCOPE_TOP, false, apply_coordinator, ANY_BACKEND},
+	{"data_listen", SCOPE_TOP, false, apply_data_listen, ANY_BACKEND},
+	{"log_level", SCOPE_TOP, false, apply_log_level, ANY_BACKEND},
+	{"vm_socket", SCOPE_TOP, false, apply_vm_socket, ANY_BACKEND},
+	{"backend", SCOPE_DEVICE, true, apply_backend, ANY_BACKEND},
+	{"vendor_id", SCOPE_DEVICE, true, apply_vendor_id, ANY_BACKEND},
+	{"device_id", SCOPE_DEVICE, true, apply_device_id, ANY_BACKEND},
+	{"driver", SCOPE_DEVICE, true, apply_driver, ANY_BACKEND},
+	{"migration", SCOPE_DEVICE, true, apply_migration, ANY_BACKEND},
+	{"dma_logging", SCOPE_DEVICE, false, apply_dma_logging, ANY_BACKEND},
+	{"saving_layout_handshake", SCOPE_DEVICE, false, apply_saving_layout, ANY_BACKEND},
+	{"migration_version", SCOPE_DEVICE, true, apply_migration_version, ANY_BACKEND},
+	{"vm", SCOPE_DEVICE, false, apply_vm, ANY_BACKEND},
+	{"stop_copy_bytes", SCOPE_DEVICE, false, apply_stop_copy_bytes, ANY_BACKEND},
+	{"sim_socket", SCOPE_TOP, false, apply_sim_socket, ANY_BACKEND},
+	{"simdevd", SCOPE_TOP, false, apply_simdevd, ANY_BACKEND},
+	{"address", SCOPE_DEVICE, false, apply_address, VFIO_ONLY},
+	{"state_change_rate", SCOPE_DEVICE, false, apply_state_change_rate, SIM_ONLY},
+	{"dma_write_rate", SCOPE_DEVICE, false, apply_dma_write_rate, SIM_ONLY},
+	{"seed", SCOPE_DEVICE, false, apply_seed, SIM_ONLY},
 };
 
 /* ---- lines and sections ---- */
@@ -205,6 +259,17 @@ static int finish_section(struct config_parser *p)
 		char why[WHY_MAX];
 		snprintf(why, sizeof why, "required key is missing in [device %s]", p->dev->name);
 		p->line = p->dev_line;
+		return fail(p, (struct span){key_specs[k].name, strlen(key_specs[k].name)}, why);
+	}
+	for (size_t k = 0; k < N_KEYS; k++) {
+		if (key_specs[k].only == ANY_BACKEND || p->key_line[k] == 0 ||
+		    (int)key_specs[k].only == (int)p->dev->backend)
+			continue;
+		char why[WHY_MAX];
+		snprintf(why, sizeof why, "only for backend = %s, and [device %s] is %s",
+			 key_specs[k].only == SIM_ONLY ? "sim" : "vfio", p->dev->name,
+			 ferry_device_backend_name(p->dev->backend));
+		p->line = p->key_line[k];
 		return fail(p, (struct span){key_specs[k].name, strlen(key_specs[k].name)}, why);
 	}
 	return 0;

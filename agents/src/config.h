@@ -3,11 +3,14 @@
  *
  *   # comment (whole line, or after whitespace)
  *   host_id = host-a              top-level keys: host_id, coordinator, data_listen, log_level,
- *                                 vm_socket (absolute path of the VM registration socket)
+ *                                 vm_socket (absolute path of the VM registration socket),
+ *                                 sim_socket (absolute path of ferry-simdevd's socket),
+ *                                 simdevd (absolute path of the ferry-simdevd binary)
  *   [device sim-a0]               one section per device; the name is its id on the wire
  *   backend = sim                 device keys: backend, vendor_id, device_id, driver, migration,
  *   ...                           dma_logging, saving_layout_handshake, migration_version, vm,
- *                                 stop_copy_bytes
+ *                                 stop_copy_bytes; vfio only: address; sim only:
+ *                                 state_change_rate, dma_write_rate, seed
  *
  * Top-level keys come before the first section. Every error names FILE:LINE, the key and the reason.
  */
@@ -28,6 +31,8 @@ struct ferry_agent_config {
 	char data_listen[256]; /* HOST:PORT for data channels; port 0 = kernel picks */
 	char log_level[16];    /* trace|debug|info|warning|error */
 	char vm_socket[108];   /* unix socket where workloads register (sizeof sun_path) */
+	char sim_socket[108];  /* ferry-simdevd's socket; "" = derived from vm_socket (simdevd_launch.h) */
+	char simdevd[256];     /* ferry-simdevd binary; "" = next to the agent's executable */
 	size_t n_devices;
 	struct ferry_device_info devices[FERRY_MAX_DEVICES];
 };

@@ -247,3 +247,43 @@ int ferry__value_log_level(const char *v, size_t n, char *why, size_t whylen)
 		 (int)(n < QUOTE_MAX ? n : QUOTE_MAX), v);
 	return -EINVAL;
 }
+
+int ferry__value_rate(const char *v, size_t n, uint64_t *out, char *why, size_t whylen)
+{
+	/* "SIZE/s": the unit is bytes per second, so the "/s" is required: a bare size would leave a
+	 * reader guessing whether it is per second, per tick or in total. */
+	if (n < 2 || v[n - 2] != '/' || v[n - 1] != 's') {
+		snprintf(why, whylen, "expected a rate such as '256KiB/s', not '%.*s'", (int)(n < QUOTE_MAX ? n : QUOTE_MAX),
+			 v);
+		return -EINVAL;
+	}
+	n -= 2;
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return ferry__value_size(v, n, out, why, whylen);
+}
+
+int ferry__value_u64(const char *v, size_t n, uint64_t *out, char *why, size_t whylen)
+{
+	bool hex = n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+	size_t i = hex ? 2 : 0;
+	uint64_t value = 0, base = hex ? 16 : 10;
+	if (i == n)
+		goto bad;
+	for (; i < n; i++) {
+		int d = hex ? hex_digit(v[i]) : (is_digit(v[i]) ? v[i] - '0' : -1);
+		if (d < 0)
+			goto bad;
+		if (value > (UINT64_MAX - (uint64_t)d) / base) {
+			snprintf(why, whylen, "value out of range (max 2^64-1)");
+			return -ERANGE;
+		}
+		value = value * base + (uint64_t)d;
+	}
+	*out = value;
+	return 0;
+bad:
+	snprintf(why, whylen, "bad number '%.*s' (expected hex 0x.. or decimal)", (int)(n < QUOTE_MAX ? n : QUOTE_MAX),
+		 v);
+	return -EINVAL;
+}

@@ -20,6 +20,12 @@ int ferry__value_pci_id(const char *v, size_t n, uint16_t *out, char *why, size_
  * with the same binary meaning). Rejects negative numbers and results past 2^64-1. */
 int ferry__value_size(const char *v, size_t n, uint64_t *out, char *why, size_t whylen);
 
+/* A rate in bytes per second: a size as above followed by "/s" ("256KiB/s", "0/s"). */
+int ferry__value_rate(const char *v, size_t n, uint64_t *out, char *why, size_t whylen);
+
+/* An unsigned 64-bit integer, hex with 0x/0X prefix or decimal. */
+int ferry__value_u64(const char *v, size_t n, uint64_t *out, char *why, size_t whylen);
+
 /* Exactly "true" or "false". */
 int ferry__value_bool(const char *v, size_t n, bool *out, char *why, size_t whylen);
 

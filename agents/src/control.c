@@ -5,6 +5,7 @@
 #include "ferry.pb-c.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -214,9 +215,14 @@ static void on_error(struct ferry_control *c, uint64_t now_ms, const Ferry__V1__
 	fail(c, now_ms, reason);
 }
 
-/* Commands arrive with the migration issues; until then the true answer is "not supported". */
+/* Commands go to the handler (the migration manager); without one the true answer is "not supported". */
 static void on_command(struct ferry_control *c, uint64_t now_ms, const Ferry__V1__Command *cmd)
 {
+	if (c->on_command) {
+		const Ferry__V1__CommandResult *res = c->on_command(c->command_ctx, cmd, now_ms);
+		send_or_fail(c, now_ms, FERRY__V1__FRAME_TYPE__FRAME_TYPE_COMMAND_RESULT, &res->base);
+		return;
+	}
 	Ferry__V1__Error e = FERRY__V1__ERROR__INIT;
 	e.code = FERRY__V1__ERROR_CODE__ERROR_CODE_UNSUPPORTED;
 	e.message = "this agent version executes no commands yet";
@@ -345,6 +351,19 @@ uint64_t ferry_control_next_deadline(const struct ferry_control *c)
 		return c->deadline_ms;
 	uint64_t silence = silence_deadline(c);
 	return c->next_heartbeat_ms < silence ? c->next_heartbeat_ms : silence;
+}
+
+void ferry_control_set_command_handler(struct ferry_control *c, ferry_control_command_fn fn, void *ctx)
+{
+	c->on_command = fn;
+	c->command_ctx = ctx;
+}
+
+int ferry_control_send_report(struct ferry_control *c, uint64_t now_ms, unsigned type, const ProtobufCMessage *msg)
+{
+	if (c->state != FERRY_CONTROL_ACTIVE)
+		return -ENOTCONN;
+	return send_or_fail(c, now_ms, type, msg);
 }
 
 void ferry_control_inventory_changed(struct ferry_control *c, uint64_t now_ms)

@@ -52,8 +52,17 @@ struct ferry_control_ops {
 	uint64_t (*free_memory_bytes)(void *ctx);
 };
 
+struct Ferry__V1__Command;
+struct Ferry__V1__CommandResult;
+/* Executes a Command; returns its result (owned by ctx, valid until the next call). */
+typedef const struct Ferry__V1__CommandResult *(*ferry_control_command_fn)(void *ctx,
+									    const struct Ferry__V1__Command *cmd,
+									    uint64_t now_ms);
+
 struct ferry_control {
 	enum ferry_control_state state;
+	ferry_control_command_fn on_command; /* NULL: every Command is answered UNSUPPORTED */
+	void *command_ctx;
 	const struct ferry_control_ops *ops;
 	void *ctx;
 	char host_id[128];
@@ -112,6 +121,12 @@ void ferry_control_inventory_changed(struct ferry_control *c, uint64_t now_ms);
 
 /* Shutdown: closes any connection and stays DISCONNECTED with nothing scheduled. */
 void ferry_control_stop(struct ferry_control *c);
+
+/* Where COMMAND frames go (the migration manager). */
+void ferry_control_set_command_handler(struct ferry_control *c, ferry_control_command_fn fn, void *ctx);
+
+/* Sends a report (PROGRESS, EVENT) when registered. -ENOTCONN otherwise, or the send's error. */
+int ferry_control_send_report(struct ferry_control *c, uint64_t now_ms, unsigned type, const ProtobufCMessage *msg);
 
 const char *ferry_control_state_name(enum ferry_control_state s);
 

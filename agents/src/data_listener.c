@@ -117,9 +117,33 @@ static void answer_stream_hello(struct ferry_data_listener *l, struct ferry_data
 				const Ferry__V1__StreamHello *h)
 {
 	char message[256];
-	/* No migration is ever prepared before the streaming issue: this is the true answer. */
+	size_t extra = 0;
+	(void)ferry_conn_buffered(&p->conn, &extra);
+	if (extra || ferry_conn_wants_write(&p->conn)) {
+		/* A source waits for STREAM_WELCOME before sending more: bytes after the hello are a breach. */
+		reject(l, p, now_ms, FERRY__V1__ERROR_CODE__ERROR_CODE_UNEXPECTED_MESSAGE,
+		       "frames after STREAM_HELLO before STREAM_WELCOME", h->migration_id);
+		return;
+	}
+	int code = FERRY__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_MIGRATION;
 	snprintf(message, sizeof message, "no migration %.128s is prepared on this host", h->migration_id);
-	reject(l, p, now_ms, FERRY__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_MIGRATION, message, h->migration_id);
+	if (l->on_hello)
+		code = l->on_hello(l->hello_ctx, h, p->conn.fd, message, sizeof message);
+	if (code == 0) {
+		/* The migration owns the socket now: forget it without closing it. */
+		p->conn.fd = -1;
+		ferry_conn_close(&p->conn);
+		p->closing = false;
+		l->n_pending--;
+		return;
+	}
+	reject(l, p, now_ms, code, message, h->migration_id);
+}
+
+void ferry_data_listener_set_hello_handler(struct ferry_data_listener *l, ferry_data_hello_fn fn, void *ctx)
+{
+	l->on_hello = fn;
+	l->hello_ctx = ctx;
 }
 
 /* Looks at what arrived so far: answers as soon as the first frame is complete or known bad. */

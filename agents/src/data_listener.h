@@ -35,8 +35,15 @@ struct ferry_data_pending {
 	char peer[FERRY_NET_ADDR_MAX];
 };
 
+struct Ferry__V1__StreamHello;
+/* Takes a STREAM_HELLO's connection: 0 when accepted (the fd is the handler's now, and it answered
+ * STREAM_WELCOME), else a ferry.v1.ErrorCode with the reason in msg (the listener refuses). */
+typedef int (*ferry_data_hello_fn)(void *ctx, const struct Ferry__V1__StreamHello *h, int fd, char *msg, size_t cap);
+
 struct ferry_data_listener {
 	int fd;
+	ferry_data_hello_fn on_hello; /* NULL: every STREAM_HELLO is UNKNOWN_MIGRATION */
+	void *hello_ctx;
 	char address[FERRY_NET_ADDR_MAX]; /* the bound address, with the kernel's port */
 	struct ferry_data_pending pending[FERRY_DATA_MAX_PENDING];
 	size_t n_pending;
@@ -46,6 +53,9 @@ struct ferry_data_listener {
 /* Binds HOST:PORT (port 0: the kernel picks; see l->address). */
 int ferry_data_listener_open(struct ferry_data_listener *l, const char *hostport);
 void ferry_data_listener_close(struct ferry_data_listener *l);
+
+/* Where STREAM_HELLOs go (the migration manager); call after open. */
+void ferry_data_listener_set_hello_handler(struct ferry_data_listener *l, ferry_data_hello_fn fn, void *ctx);
 
 /* Fills up to `max` pollfds (the listener while a slot is free, then each connection). Returns
  * how many. Pass them back, with revents, to ferry_data_listener_on_poll. */

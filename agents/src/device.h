@@ -1,6 +1,6 @@
 /*
- * Device descriptors: what the agent knows about one passthrough device (from the config file
- * today, from a backend once devices are opened) and its ferry.v1.Device wire form.
+ * Device descriptors: what the agent knows about one passthrough device (from the config file,
+ * then from its backend once the device registry opened it) and its ferry.v1.Device wire form.
  */
 #ifndef FERRY_DEVICE_H
 #define FERRY_DEVICE_H
@@ -22,6 +22,15 @@ enum ferry_device_backend {
 #define FERRY_MIGRATION_P2P ((uint32_t)FERRY__V1__MIGRATION_CAPABILITY__MIGRATION_CAPABILITY_P2P)
 #define FERRY_MIGRATION_PRE_COPY ((uint32_t)FERRY__V1__MIGRATION_CAPABILITY__MIGRATION_CAPABILITY_PRE_COPY)
 
+/* What only a simulated device has: how its model behaves (ferry-simdevd reads these from the
+ * agent's config file; unset keys take ferry-simdevd's defaults). */
+struct ferry_sim_device_keys {
+	bool has_change_rate, has_dma_rate, has_seed;
+	uint64_t change_rate; /* bytes of internal state changed per second while running */
+	uint64_t dma_rate;    /* bytes DMA-written into guest memory per second while running */
+	uint64_t seed;        /* PRNG seed of the model (default: derived from the device name) */
+};
+
 struct ferry_device_info {
 	char name[64];             /* unique on the host: PCI address or sim device name */
 	enum ferry_device_backend backend;
@@ -34,9 +43,17 @@ struct ferry_device_info {
 	char migration_version[128]; /* opaque; equal strings are compatible */
 	char vm_id[128];           /* attached VM, empty when the device is free */
 	uint64_t stop_copy_bytes;  /* MIG_DATA_SIZE estimate */
-	int state; /* ferry.v1.DeviceState wire value; 0 = UNSPECIFIED: configured but not opened by a
-		    * backend yet (backends arrive with the device-handshake issue) */
+	int state; /* ferry.v1.DeviceState wire value (kernel state + 1); 0 = UNSPECIFIED: not opened
+		    * by a backend (yet, or the open failed) */
+	char address[256];         /* vfio: "cdev=...,pci=..." or "group=N,pci=..." (vfio_backend.h) */
+	struct ferry_sim_device_keys sim; /* backend = sim only */
 };
+
+/* ferry.v1.DeviceState value of a kernel (enum ferry_mig_state) state: the wire reserves 0. */
+static inline int ferry_device_state_to_wire(uint32_t kernel_state)
+{
+	return kernel_state < 8 ? (int)kernel_state + 1 : 0;
+}
 
 /* Fills *out (initialised here) from *d. out's strings point into d: no allocation, so d must
  * outlive every use of out (packing included). */

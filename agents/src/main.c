@@ -12,6 +12,11 @@
  * without VM registration would hide it. Several agents playing several hosts on one machine
  * (tests, the demo) each pass their own --vm-socket.
  *
+ * Devices: every configured device is opened through its backend at start (device_registry.h)
+ * and the Inventory reports what the devices say. Sim devices live in the host's ferry-simdevd
+ * (config sim_socket, default next to the VM socket); when none answers there the agent starts
+ * one, detached, so it outlives the agent as kernel devices do (simdevd_launch.h).
+ *
  * Command-line flags win over the config file. Exit status: 0 after SIGTERM/SIGINT, 2 for usage or
  * config errors, 1 when the agent cannot start (e.g. the data listen address is taken).
  */
@@ -19,9 +24,12 @@
 #include "config.h"
 #include "control_link.h"
 #include "data_listener.h"
+#include "device_registry.h"
 #include "inventory.h"
 #include "log.h"
+#include "migration_manager.h"
 #include "net.h"
+#include "simdevd_launch.h"
 #include "vm_listener.h"
 
 #include <errno.h>
@@ -44,6 +52,9 @@ struct agent {
 	struct ferry_control_link link;
 	struct ferry_inventory inventory;
 	struct ferry_vm_listener vms;
+	struct ferry_migration_manager migrations;
+	struct ferry_device_registry devices;
+	char config_path[4096]; /* absolute, for ferry-simdevd; "" without --config */
 	char boot_id[33];
 };
 
@@ -113,6 +124,8 @@ static int parse_options(int argc, char **argv, struct agent *a)
 			fprintf(stderr, "ferry-agent: %s\n", err);
 			return 2;
 		}
+		if (!realpath(config, a->config_path))
+			snprintf(a->config_path, sizeof a->config_path, "%s", config);
 	}
 	int rc = 0;
 	if (coordinator)
@@ -171,8 +184,9 @@ static const ProtobufCMessage *build_inventory(void *ctx, int control_fd)
 			  a->data.address, strerror(-err));
 		return NULL;
 	}
-	ferry_inventory_build(&a->inventory, a->cfg.host_id, &facts, data_address, a->cfg.devices, a->cfg.n_devices);
-	ferry_inventory_set_vms(&a->inventory, &a->vms.registry, a->cfg.devices, a->cfg.n_devices);
+	ferry_device_registry_refresh(&a->devices);
+	ferry_inventory_build(&a->inventory, a->cfg.host_id, &facts, data_address, a->devices.info, a->devices.n);
+	ferry_inventory_set_vms(&a->inventory, &a->vms.registry, a->devices.info, a->devices.n);
 	return &a->inventory.msg.base;
 }
 
@@ -214,7 +228,43 @@ static int open_signal_fd(void)
 static void vms_changed(void *ctx)
 {
 	struct agent *a = ctx;
+	ferry_device_registry_sync_memory(&a->devices, &a->vms.registry);
 	ferry_control_inventory_changed(&a->link.ctl, ferry_monotonic_ms());
+}
+
+/* Finds or starts ferry-simdevd when the config has sim devices, then opens every device. A
+ * failure here is logged and leaves the devices UNSPECIFIED in the inventory: the host still
+ * registers, and the operator sees why in the log. */
+static void open_devices(struct agent *a)
+{
+	char sim_socket[sizeof a->cfg.sim_socket] = "";
+	bool has_sim = false;
+	for (size_t i = 0; i < a->cfg.n_devices; i++)
+		has_sim = has_sim || a->cfg.devices[i].backend == FERRY_BACKEND_SIM;
+	if (has_sim) {
+		char binary[sizeof a->cfg.simdevd], log_path[sizeof sim_socket + 8], err[512], q[600];
+		if (a->cfg.sim_socket[0])
+			snprintf(sim_socket, sizeof sim_socket, "%s", a->cfg.sim_socket);
+		else
+			ferry_simdevd_default_socket(a->cfg.vm_socket, sim_socket, sizeof sim_socket);
+		ferry_simdevd_log_path(sim_socket, log_path, sizeof log_path);
+		if (a->cfg.simdevd[0])
+			snprintf(binary, sizeof binary, "%s", a->cfg.simdevd);
+		else if (ferry_simdevd_default_binary(binary, sizeof binary) < 0)
+			snprintf(binary, sizeof binary, "ferry-simdevd");
+		struct ferry_simdevd_launch l = {sim_socket, binary, a->config_path, log_path,
+						 FERRY_SIMDEVD_START_TIMEOUT_MS};
+		pid_t pid;
+		bool started;
+		if (ferry_simdevd_ensure(&l, &pid, &started, err, sizeof err) == 0)
+			ferry_log(FERRY_LOG_INFO, "msg=\"%s ferry-simdevd\" sim_socket=%s pid=%d log=%s",
+				  started ? "started" : "found a live", sim_socket, (int)pid, log_path);
+		else
+			ferry_log(FERRY_LOG_ERROR, "msg=\"no ferry-simdevd: sim devices unavailable\" sim_socket=%s reason=%s",
+				  sim_socket, ferry_log_quote(err, q, sizeof q));
+	}
+	ferry_device_registry_open(&a->devices, &a->cfg, sim_socket, NULL);
+	ferry_device_registry_sync_memory(&a->devices, &a->vms.registry);
 }
 
 /* Returns 0, or 1 when the agent must not start. */
@@ -227,6 +277,26 @@ static int open_vm_socket(struct agent *a)
 	ferry_log(FERRY_LOG_ERROR, "msg=\"cannot own the VM socket\" vm_socket=%s reason=%s", a->cfg.vm_socket,
 		  ferry_log_quote(err, q, sizeof q));
 	return 1;
+}
+
+/* Migration hooks: where data channels reach us, and Progress out on the control link. */
+static int migration_data_address(void *ctx, char *out, size_t cap)
+{
+	struct agent *a = ctx;
+	return ferry_net_advertised_address(a->data.address, a->link.conn.fd, out, cap);
+}
+
+static int migration_send(void *ctx, unsigned type, const ProtobufCMessage *msg)
+{
+	struct agent *a = ctx;
+	return ferry_control_send_report(&a->link.ctl, ferry_monotonic_ms(), type, msg);
+}
+
+static const struct Ferry__V1__CommandResult *migration_command(void *ctx, const struct Ferry__V1__Command *cmd,
+								 uint64_t now_ms)
+{
+	struct agent *a = ctx;
+	return ferry_migration_manager_command(&a->migrations, cmd, now_ms);
 }
 
 static int run(struct agent *a)
@@ -248,6 +318,7 @@ static int run(struct agent *a)
 		close(sfd);
 		return 1;
 	}
+	open_devices(a);
 	make_boot_id(a->boot_id);
 	struct ferry_control_link_host host = {build_inventory, free_memory, a};
 	ferry_control_link_init(&a->link, a->cfg.coordinator, a->cfg.host_id, a->boot_id, FERRY_AGENT_VERSION, &host,
@@ -257,16 +328,24 @@ static int run(struct agent *a)
 		  " host_id=%s coordinator=%s data_listen=%s vm_socket=%s devices=%zu boot_id=%s",
 		  a->cfg.host_id, a->cfg.coordinator, a->data.address, a->vms.fd >= 0 ? a->vms.path : "none",
 		  a->cfg.n_devices, a->boot_id);
+	if (ferry_migration_manager_init(&a->migrations, &a->vms, a->cfg.vm_socket, migration_data_address,
+					 migration_send, a) != 0) {
+		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot set up migrations\"");
+		return 1;
+	}
+	ferry_control_set_command_handler(&a->link.ctl, migration_command, a);
+	ferry_data_listener_set_hello_handler(&a->data, ferry_migration_manager_stream_hello, &a->migrations);
 	ferry_control_link_start(&a->link, ferry_monotonic_ms());
 
 	for (;;) {
-		struct pollfd pfds[2 + FERRY_DATA_MAX_PENDING + 1 + FERRY_VM_MAX_CONNS + 1];
+		struct pollfd pfds[2 + FERRY_DATA_MAX_PENDING + 1 + FERRY_VM_MAX_CONNS + 1 + 1];
 		pfds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		pfds[1].fd = ferry_control_link_poll_fd(&a->link, &pfds[1].events);
 		pfds[1].revents = 0;
 		size_t n_data = ferry_data_listener_pollfds(&a->data, pfds + 2, FERRY_DATA_MAX_PENDING + 1);
 		struct pollfd *vm_pfds = pfds + 2 + n_data;
 		size_t n_vm = ferry_vm_listener_pollfds(&a->vms, vm_pfds, FERRY_VM_MAX_CONNS + 1);
+		vm_pfds[n_vm] = (struct pollfd){.fd = ferry_migration_manager_fd(&a->migrations), .events = POLLIN};
 
 		uint64_t now = ferry_monotonic_ms();
 		uint64_t due = ferry_control_link_next_deadline(&a->link);
@@ -276,9 +355,12 @@ static int run(struct agent *a)
 		uint64_t vm_due = ferry_vm_listener_next_deadline(&a->vms);
 		if (vm_due < due)
 			due = vm_due;
+		uint64_t mig_due = ferry_migration_manager_next_deadline(&a->migrations, now);
+		if (mig_due < due)
+			due = mig_due;
 		int timeout = due <= now ? 0 : (due - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(due - now));
 
-		int rc = poll(pfds, 2 + n_data + n_vm, timeout);
+		int rc = poll(pfds, 2 + n_data + n_vm + 1, timeout);
 		if (rc < 0 && errno != EINTR) {
 			ferry_log(FERRY_LOG_ERROR, "msg=\"poll failed\" reason=\"%s\"", strerror(errno));
 			break;
@@ -289,9 +371,11 @@ static int run(struct agent *a)
 			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 				ferry_log(FERRY_LOG_INFO, "msg=\"shutting down\" signal=%s",
 					  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+				ferry_migration_manager_close(&a->migrations);
 				ferry_control_link_stop(&a->link);
 				ferry_data_listener_close(&a->data);
 				ferry_vm_listener_close(&a->vms);
+				ferry_device_registry_close(&a->devices);
 				close(sfd);
 				ferry_log(FERRY_LOG_INFO, "msg=\"ferry-agent stopped\"");
 				return 0;
@@ -305,10 +389,14 @@ static int run(struct agent *a)
 		ferry_control_link_on_timer(&a->link, now);
 		ferry_data_listener_on_timer(&a->data, now);
 		ferry_vm_listener_on_timer(&a->vms, now);
+		ferry_migration_manager_poll(&a->migrations, now);
+		a->link.ctl.active_migrations = ferry_migration_manager_active(&a->migrations);
 	}
+	ferry_migration_manager_close(&a->migrations);
 	ferry_control_link_stop(&a->link);
 	ferry_data_listener_close(&a->data);
 	ferry_vm_listener_close(&a->vms);
+	ferry_device_registry_close(&a->devices);
 	close(sfd);
 	return 1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "sim_protocol.h"
 
 #define TICK_MS 10 /* how often time passes for the models when nobody asks */
+#define SOCKET_CHECK_NS 500000000u /* how often we look whether our socket file is still there */
 
 static uint64_t now_ns(void)
 {
@@ -43,9 +45,10 @@ int ferry_sim_config_from_device(const struct ferry_device_info *d, const struct
 				 (unsigned long long)out->state_bytes, (unsigned long long)FERRY_SIM_MAX_STATE_BYTES);
 		return -EINVAL;
 	}
-	out->change_bytes_per_sec = rates->change_bytes_per_sec;
-	out->dma_bytes_per_sec = rates->dma_bytes_per_sec;
-	out->seed = ferry_crc32c(0, d->name, strlen(d->name));
+	/* The device's own keys win over the command line's rates. */
+	out->change_bytes_per_sec = d->sim.has_change_rate ? d->sim.change_rate : rates->change_bytes_per_sec;
+	out->dma_bytes_per_sec = d->sim.has_dma_rate ? d->sim.dma_rate : rates->dma_bytes_per_sec;
+	out->seed = d->sim.has_seed ? d->sim.seed : ferry_crc32c(0, d->name, strlen(d->name));
 	return 0;
 }
 
@@ -98,11 +101,24 @@ int ferry_sim_server_init(struct ferry_sim_server *s, const struct ferry_agent_c
 		ferry_errbuf_set(err, errlen, "listen on %s: %s", socket_path, strerror(-rc));
 		goto fail;
 	}
+	struct stat st;
+	if (stat(socket_path, &st) == 0) {
+		s->socket_dev = st.st_dev;
+		s->socket_ino = st.st_ino;
+	}
 	s->last_ns = now_ns();
+	s->last_socket_check_ns = s->last_ns;
 	return 0;
 fail:
 	ferry_sim_server_close(s);
 	return rc;
+}
+
+/* True while the socket file at our path is still the one we bound. */
+static bool socket_is_ours(const struct ferry_sim_server *s)
+{
+	struct stat st;
+	return stat(s->socket_path, &st) == 0 && st.st_dev == s->socket_dev && st.st_ino == s->socket_ino;
 }
 
 void ferry_sim_server_close(struct ferry_sim_server *s)
@@ -116,8 +132,9 @@ void ferry_sim_server_close(struct ferry_sim_server *s)
 			munmap(s->devices[i].mem, (size_t)s->devices[i].mem_len);
 	}
 	if (s->listen_fd >= 0) {
+		if (socket_is_ours(s)) /* never remove a successor's socket */
+			unlink(s->socket_path);
 		close(s->listen_fd);
-		unlink(s->socket_path);
 	}
 	free(s->buf);
 	memset(s, 0, sizeof *s);
@@ -317,6 +334,11 @@ int ferry_sim_server_run(struct ferry_sim_server *s, volatile sig_atomic_t *stop
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		advance_all(s);
+		if (s->last_ns - s->last_socket_check_ns >= SOCKET_CHECK_NS) {
+			s->last_socket_check_ns = s->last_ns;
+			if (!socket_is_ours(s))
+				return FERRY_SIM_SERVER_ORPHANED;
+		}
 		if (r <= 0)
 			continue;
 		for (nfds_t k = 1; k < n; k++) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "sim_model.h"
@@ -45,6 +46,9 @@ struct ferry_sim_server {
 	struct ferry_sim_server_client clients[FERRY_SIM_MAX_CLIENTS];
 	uint64_t last_ns;
 	uint8_t *buf; /* one request/response payload */
+	dev_t socket_dev; /* identity of the socket file we bound, to notice it being removed */
+	ino_t socket_ino;
+	uint64_t last_socket_check_ns;
 };
 
 struct ferry_sim_rates {
@@ -61,7 +65,11 @@ int ferry_sim_config_from_device(const struct ferry_device_info *d, const struct
  * 0 or a negative errno with the reason in err. */
 int ferry_sim_server_init(struct ferry_sim_server *s, const struct ferry_agent_config *cfg,
 			  const struct ferry_sim_rates *rates, const char *socket_path, char *err, size_t errlen);
-/* Serves until *stop becomes non-zero. */
+/* Serves until *stop becomes non-zero (returns 0), or until the socket file is removed or
+ * replaced (returns FERRY_SIM_SERVER_ORPHANED): nobody can reach the devices any more, so a
+ * detached ferry-simdevd whose directory was cleaned up does not live on forever. -errno if poll
+ * fails. */
+#define FERRY_SIM_SERVER_ORPHANED 1
 int ferry_sim_server_run(struct ferry_sim_server *s, volatile sig_atomic_t *stop);
 void ferry_sim_server_close(struct ferry_sim_server *s);
 

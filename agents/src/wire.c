@@ -51,6 +51,8 @@ const ProtobufCMessageDescriptor *ferry_wire_descriptor(unsigned type)
 		return &ferry__v1__round_ack__descriptor;
 	case FERRY__V1__FRAME_TYPE__FRAME_TYPE_RESUME_CONFIRM:
 		return &ferry__v1__resume_confirm__descriptor;
+	case FERRY__V1__FRAME_TYPE__FRAME_TYPE_VCPU_STATE:
+		return &ferry__v1__vcpu_state__descriptor;
 	}
 	return NULL; /* a value between the enumerators, e.g. 10..31 */
 }

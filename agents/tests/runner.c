@@ -20,6 +20,15 @@ static int by_name(const void *a, const void *b)
 	return strcmp((*(struct ferry_test *const *)a)->name, (*(struct ferry_test *const *)b)->name);
 }
 
+/* FERRY_TEST_TIMEOUT seconds per test (default 120): generous, since tests run under ASan on
+ * shared 2-core machines; it only exists to turn a hang into a failure. */
+static unsigned test_timeout_seconds(void)
+{
+	const char *v = getenv("FERRY_TEST_TIMEOUT");
+	unsigned long t = v ? strtoul(v, NULL, 10) : 0;
+	return t ? (unsigned)t : 120;
+}
+
 int main(void)
 {
 	const char *filter = getenv("FERRY_TEST_FILTER");
@@ -42,6 +51,11 @@ int main(void)
 		fflush(stderr);
 		pid_t pid = fork();
 		if (pid == 0) {
+			/* A hung test must fail, not hang CI: SIGALRM's default action ends the child, which the
+			 * parent reports as a failure by signal 14. A test's own children (agents, workloads)
+			 * are in its process group and get the same fate via the kill below. */
+			setpgid(0, 0);
+			alarm(test_timeout_seconds());
 			all[i]->fn();
 			fflush(stderr);
 			_exit(ferry_test_failures ? 1 : 0);
@@ -52,6 +66,7 @@ int main(void)
 			failed++;
 			continue;
 		}
+		kill(-pid, SIGKILL); /* whatever the test left running in its group */
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			printf("ok   %s\n", all[i]->name);
 			passed++;

@@ -5,6 +5,8 @@
 #include "ferry.pb-c.h"
 #include "test.h"
 #include "test_peer.h"
+#include "simdevd_helper.h"
+#include "simdevd_launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,7 +129,10 @@ FERRY_TEST(agent_process_registers_heartbeats_and_exits_0_on_sigterm)
 			EXPECT(d->dma_logging);
 			EXPECT_EQ_STR(d->migration_version, "ferry-sim/1");
 			EXPECT_EQ_STR(d->vm_id, vms[i]);
-			EXPECT_EQ_U64(d->stop_copy_bytes, stop_copy[i]);
+			/* Opened in ferry-simdevd: its MIG_DATA_SIZE, the configured state plus the
+			 * stream's framing, and the state it is in. */
+			EXPECT(d->stop_copy_bytes > stop_copy[i] && d->stop_copy_bytes < stop_copy[i] + stop_copy[i] / 64);
+			EXPECT_EQ_INT(d->state, FERRY__V1__DEVICE_STATE__DEVICE_STATE_RUNNING);
 		}
 		protobuf_c_message_free_unpacked(&inv->base, NULL);
 	}
@@ -166,6 +171,13 @@ FERRY_TEST(agent_process_registers_heartbeats_and_exits_0_on_sigterm)
 	char lock[160];
 	snprintf(lock, sizeof lock, "%s.lock", vm_socket);
 	unlink(lock);
+	/* The sim devices outlive the agent, like kernel devices; removing their socket ends them. */
+	char sim_socket[160];
+	ferry_simdevd_default_socket(vm_socket, sim_socket, sizeof sim_socket);
+	pid_t simdevd = 0;
+	EXPECT_EQ_INT(ferry_simdevd_probe(sim_socket, &simdevd), 0);
+	EXPECT(simdevd > 0 && simdevd != pid);
+	EXPECT(simdevd_stop_by_socket(sim_socket, 5000));
 }
 
 FERRY_TEST(agent_process_usage_and_config_errors_exit_2)

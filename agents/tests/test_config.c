@@ -85,8 +85,11 @@ FERRY_TEST(config_example_documented)
 	EXPECT_EQ_STR(cfg.coordinator, "127.0.0.1:7100");
 	EXPECT_EQ_STR(cfg.data_listen, "0.0.0.0:7101");
 	EXPECT_EQ_STR(cfg.log_level, "info");
-	EXPECT_EQ_INT(cfg.n_devices, 2);
+	EXPECT_EQ_INT(cfg.n_devices, 3);
 	EXPECT_SIM_DEVICE(&cfg.devices[0], "sim0", 0x1041, 7, "vm-1", 64ull << 20);
+	EXPECT_EQ_U64(cfg.devices[0].sim.seed, 0x5eed);
+	EXPECT_EQ_STR(cfg.devices[2].address, "cdev=/dev/vfio/devices/vfio3,pci=0000:3b:00.1");
+	EXPECT_EQ_INT(cfg.devices[2].backend, FERRY_BACKEND_VFIO);
 	EXPECT(cfg.devices[0].dma_logging);
 	EXPECT(!cfg.devices[0].saving_layout_handshake);
 	EXPECT_SIM_DEVICE(&cfg.devices[1], "sim1", 0x1042, 5, "", 512ull << 10);
@@ -377,4 +380,39 @@ FERRY_TEST(config_load_errors_name_the_file)
 	snprintf(want, sizeof want, "%s:2: port: unknown key", path);
 	EXPECT_EQ_STR(err, want);
 	unlink(path);
+}
+
+FERRY_TEST(config_sim_keys_with_units_and_backend_scope)
+{
+	EXPECT_EQ_INT(ferry_config_parse("sim_socket = /run/ferry/simdevd.sock\nsimdevd = /opt/ferry/ferry-simdevd\n"
+					 "[device d]\n" DEV_KEYS "state_change_rate = 256 KiB/s\n"
+					 "dma_write_rate = 0/s\nseed = 0x2A\n"
+					 "[device v]\nbackend = vfio\nvendor_id = 1\ndevice_id = 2\ndriver = d\n"
+					 "migration = stop_copy\nmigration_version = v\naddress = group=12,pci=0000:3b:00.1\n",
+					 "t.conf", &cfg, err, sizeof err),
+		      0);
+	EXPECT_EQ_STR(cfg.sim_socket, "/run/ferry/simdevd.sock");
+	EXPECT_EQ_STR(cfg.simdevd, "/opt/ferry/ferry-simdevd");
+	const struct ferry_device_info *d = &cfg.devices[0];
+	EXPECT(d->sim.has_change_rate && d->sim.has_dma_rate && d->sim.has_seed);
+	EXPECT_EQ_U64(d->sim.change_rate, 256u << 10);
+	EXPECT_EQ_U64(d->sim.dma_rate, 0);
+	EXPECT_EQ_U64(d->sim.seed, 42);
+	EXPECT_EQ_STR(cfg.devices[1].address, "group=12,pci=0000:3b:00.1");
+	EXPECT(!cfg.devices[1].sim.has_seed);
+
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "state_change_rate = 5MiB\n"),
+		      "t.conf:8: state_change_rate: expected a rate such as '256KiB/s', not '5MiB'");
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "dma_write_rate = 5XB/s\n"),
+		      "t.conf:8: dma_write_rate: bad unit 'XB' (expected B, KiB, MiB, GiB or TiB)");
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "seed = 0xZZ\n"),
+		      "t.conf:8: seed: bad number '0xZZ' (expected hex 0x.. or decimal)");
+	/* A sim key on a vfio device is named at its own line, even when backend comes later. */
+	EXPECT_EQ_STR(parse_error("[device v]\nseed = 1\nbackend = vfio\nvendor_id = 1\ndevice_id = 2\ndriver = d\n"
+				  "migration = stop_copy\nmigration_version = v\n[device w]\n" DEV_KEYS),
+		      "t.conf:2: seed: only for backend = sim, and [device v] is vfio");
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "address = group=1,pci=0000:00:01.0\n"),
+		      "t.conf:8: address: only for backend = vfio, and [device d] is sim");
+	EXPECT_EQ_STR(parse_error("sim_socket = run/sim.sock\n"), "t.conf:1: sim_socket: must be an absolute path");
+	EXPECT_EQ_STR(parse_error("simdevd = ferry-simdevd\n"), "t.conf:1: simdevd: must be an absolute path");
 }

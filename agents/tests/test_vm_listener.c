@@ -6,6 +6,8 @@
 #include "ferry.pb-c.h"
 #include "test.h"
 #include "test_peer.h"
+#include "simdevd_helper.h"
+#include "simdevd_launch.h"
 #include "vm_listener.h"
 #include "workload_agent.h"
 #include "workload_ipc.h"
@@ -289,6 +291,20 @@ FERRY_TEST(agent_process_reports_registered_vms_in_its_inventory)
 	}
 	if (inv)
 		protobuf_c_message_free_unpacked(&inv->base, NULL);
+	/* The agent attached vm-1's RAM to its sim devices: their DMA writes land in our memfd. */
+	uint8_t *mem = mmap(NULL, 1u << 20, PROT_READ, MAP_SHARED, ram, 0);
+	EXPECT(mem != MAP_FAILED);
+	bool written = false;
+	for (uint64_t deadline = ferry_monotonic_ms() + TIMEOUT_MS; mem != MAP_FAILED && !written;) {
+		for (size_t i = 0; i < (1u << 20) && !written; i += 8)
+			written = *(const volatile uint64_t *)(mem + i) != 0;
+		if (written || ferry_monotonic_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	EXPECT(written);
+	if (mem != MAP_FAILED)
+		munmap(mem, 1u << 20);
 	/* A bad registration is refused and the agent keeps running. */
 	int bad = -1;
 	EXPECT_EQ_INT(ferry_workload_ipc_connect(path, &bad), 0);
@@ -309,6 +325,9 @@ FERRY_TEST(agent_process_reports_registered_vms_in_its_inventory)
 	EXPECT_EQ_INT(waitpid(pid, &status, 0), pid);
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT(access(path, F_OK) != 0); /* the agent removed its socket */
+	char sim_socket[160];
+	ferry_simdevd_default_socket(path, sim_socket, sizeof sim_socket);
+	EXPECT(simdevd_stop_by_socket(sim_socket, 5000));
 	test_peer_close(&ferryd);
 	close(ram);
 	close(uffd);

@@ -300,6 +300,17 @@ static int encode_resume_confirm(uint8_t **out, size_t *out_len)
 	return encode(T(RESUME_CONFIRM), &m, NULL, 0, out, out_len);
 }
 
+static int encode_vcpu_state(uint8_t **out, size_t *out_len)
+{
+	static const uint8_t state[] = {'F', 'W', 'V', 'C', 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0xAB, 0xCD};
+	Ferry__V1__VcpuState m = FERRY__V1__VCPU_STATE__INIT;
+	m.vcpus = 2;
+	m.state.data = (uint8_t *)state;
+	m.state.len = sizeof state;
+	m.state_crc32c = ferry_crc32c(0, state, sizeof state);
+	return encode(T(VCPU_STATE), &m, NULL, 0, out, out_len);
+}
+
 const struct ferry_vector ferry_vectors[FERRY_VECTOR_COUNT] = {
 	{"hello.frame", T(HELLO), encode_hello},
 	{"welcome.frame", T(WELCOME), encode_welcome},
@@ -317,4 +328,5 @@ const struct ferry_vector ferry_vectors[FERRY_VECTOR_COUNT] = {
 	{"end_of_round.frame", T(END_OF_ROUND), encode_end_of_round},
 	{"round_ack.frame", T(ROUND_ACK), encode_round_ack},
 	{"resume_confirm.frame", T(RESUME_CONFIRM), encode_resume_confirm},
+	{"vcpu_state.frame", T(VCPU_STATE), encode_vcpu_state},
 };

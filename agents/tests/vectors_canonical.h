@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FERRY_VECTOR_COUNT 16
+#define FERRY_VECTOR_COUNT 17
 
 struct ferry_vector {
 	const char *file; /* e.g. "hello.frame" */

@@ -94,6 +94,9 @@ public nonisolated enum Ferry_V1_FrameType: SwiftProtobuf.Enum, Swift.CaseIterab
 
   /// destination -> source: VM runs on the destination now
   case resumeConfirm // = 38
+
+  /// source -> destination, in the final round: the frozen vCPUs
+  case vcpuState // = 39
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -119,6 +122,7 @@ public nonisolated enum Ferry_V1_FrameType: SwiftProtobuf.Enum, Swift.CaseIterab
     case 36: self = .endOfRound
     case 37: self = .roundAck
     case 38: self = .resumeConfirm
+    case 39: self = .vcpuState
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -142,6 +146,7 @@ public nonisolated enum Ferry_V1_FrameType: SwiftProtobuf.Enum, Swift.CaseIterab
     case .endOfRound: return 36
     case .roundAck: return 37
     case .resumeConfirm: return 38
+    case .vcpuState: return 39
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -165,6 +170,7 @@ public nonisolated enum Ferry_V1_FrameType: SwiftProtobuf.Enum, Swift.CaseIterab
     .endOfRound,
     .roundAck,
     .resumeConfirm,
+    .vcpuState,
   ]
 
 }
@@ -727,6 +733,10 @@ public nonisolated struct Ferry_V1_Vm: Sendable {
 
   public var pid: UInt32 = 0
 
+  /// How the VM's process was configured (VMM options without identity, memory or incoming flags),
+  /// so the destination can start the same VM in incoming mode.
+  public var launchArgs: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -802,6 +812,11 @@ public nonisolated struct Ferry_V1_PrepareDestination: Sendable {
   public var token: Data = Data()
 
   public var channels: UInt32 = 0
+
+  public var vcpus: UInt32 = 0
+
+  /// the source VM's Vm.launch_args
+  public var launchArgs: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1321,6 +1336,26 @@ public nonisolated struct Ferry_V1_RoundAck: Sendable {
   public init() {}
 }
 
+/// The vCPUs' state, captured on the source after the freeze (small: it travels inside the message,
+/// unlike page and device data). The destination hands it to the incoming VM before it starts.
+public nonisolated struct Ferry_V1_VcpuState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var vcpus: UInt32 = 0
+
+  /// VMM-defined; the VMM checks its own header
+  public var state: Data = Data()
+
+  /// CRC-32C of state
+  public var stateCrc32C: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Ferry_V1_ResumeConfirm: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1342,7 +1377,7 @@ public nonisolated struct Ferry_V1_ResumeConfirm: Sendable {
 fileprivate nonisolated let _protobuf_package = "ferry.v1"
 
 nonisolated extension Ferry_V1_FrameType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_TYPE_UNSPECIFIED\0\u{1}FRAME_TYPE_HELLO\0\u{1}FRAME_TYPE_WELCOME\0\u{1}FRAME_TYPE_ERROR\0\u{1}FRAME_TYPE_HEARTBEAT\0\u{1}FRAME_TYPE_INVENTORY\0\u{1}FRAME_TYPE_COMMAND\0\u{1}FRAME_TYPE_COMMAND_RESULT\0\u{1}FRAME_TYPE_PROGRESS\0\u{1}FRAME_TYPE_EVENT\0\u{2}\u{17}FRAME_TYPE_STREAM_HELLO\0\u{1}FRAME_TYPE_STREAM_WELCOME\0\u{1}FRAME_TYPE_PAGE_BATCH\0\u{1}FRAME_TYPE_DEVICE_CHUNK\0\u{1}FRAME_TYPE_END_OF_ROUND\0\u{1}FRAME_TYPE_ROUND_ACK\0\u{1}FRAME_TYPE_RESUME_CONFIRM\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_TYPE_UNSPECIFIED\0\u{1}FRAME_TYPE_HELLO\0\u{1}FRAME_TYPE_WELCOME\0\u{1}FRAME_TYPE_ERROR\0\u{1}FRAME_TYPE_HEARTBEAT\0\u{1}FRAME_TYPE_INVENTORY\0\u{1}FRAME_TYPE_COMMAND\0\u{1}FRAME_TYPE_COMMAND_RESULT\0\u{1}FRAME_TYPE_PROGRESS\0\u{1}FRAME_TYPE_EVENT\0\u{2}\u{17}FRAME_TYPE_STREAM_HELLO\0\u{1}FRAME_TYPE_STREAM_WELCOME\0\u{1}FRAME_TYPE_PAGE_BATCH\0\u{1}FRAME_TYPE_DEVICE_CHUNK\0\u{1}FRAME_TYPE_END_OF_ROUND\0\u{1}FRAME_TYPE_ROUND_ACK\0\u{1}FRAME_TYPE_RESUME_CONFIRM\0\u{1}FRAME_TYPE_VCPU_STATE\0")
 }
 
 nonisolated extension Ferry_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -1655,7 +1690,7 @@ nonisolated extension Ferry_V1_Device: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Ferry_V1_Vm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Vm"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vm_id\0\u{3}ram_bytes\0\u{1}vcpus\0\u{3}device_ids\0\u{1}state\0\u{3}dirty_rate_bytes_per_sec\0\u{1}pid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vm_id\0\u{3}ram_bytes\0\u{1}vcpus\0\u{3}device_ids\0\u{1}state\0\u{3}dirty_rate_bytes_per_sec\0\u{1}pid\0\u{3}launch_args\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1670,6 +1705,7 @@ nonisolated extension Ferry_V1_Vm: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 5: try { try decoder.decodeSingularEnumField(value: &self.state) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.dirtyRateBytesPerSec) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.pid) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.launchArgs) }()
       default: break
       }
     }
@@ -1697,6 +1733,9 @@ nonisolated extension Ferry_V1_Vm: SwiftProtobuf.Message, SwiftProtobuf._Message
     if self.pid != 0 {
       try visitor.visitSingularUInt32Field(value: self.pid, fieldNumber: 7)
     }
+    if !self.launchArgs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.launchArgs, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1708,6 +1747,7 @@ nonisolated extension Ferry_V1_Vm: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.state != rhs.state {return false}
     if lhs.dirtyRateBytesPerSec != rhs.dirtyRateBytesPerSec {return false}
     if lhs.pid != rhs.pid {return false}
+    if lhs.launchArgs != rhs.launchArgs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1835,7 +1875,7 @@ nonisolated extension Ferry_V1_MigrationPolicy: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Ferry_V1_PrepareDestination: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PrepareDestination"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vm_id\0\u{3}source_host_id\0\u{3}ram_bytes\0\u{1}devices\0\u{1}token\0\u{1}channels\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vm_id\0\u{3}source_host_id\0\u{3}ram_bytes\0\u{1}devices\0\u{1}token\0\u{1}channels\0\u{1}vcpus\0\u{3}launch_args\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1849,6 +1889,8 @@ nonisolated extension Ferry_V1_PrepareDestination: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.devices) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.token) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.channels) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.vcpus) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.launchArgs) }()
       default: break
       }
     }
@@ -1873,6 +1915,12 @@ nonisolated extension Ferry_V1_PrepareDestination: SwiftProtobuf.Message, SwiftP
     if self.channels != 0 {
       try visitor.visitSingularUInt32Field(value: self.channels, fieldNumber: 6)
     }
+    if self.vcpus != 0 {
+      try visitor.visitSingularUInt32Field(value: self.vcpus, fieldNumber: 7)
+    }
+    if !self.launchArgs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.launchArgs, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1883,6 +1931,8 @@ nonisolated extension Ferry_V1_PrepareDestination: SwiftProtobuf.Message, SwiftP
     if lhs.devices != rhs.devices {return false}
     if lhs.token != rhs.token {return false}
     if lhs.channels != rhs.channels {return false}
+    if lhs.vcpus != rhs.vcpus {return false}
+    if lhs.launchArgs != rhs.launchArgs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2935,6 +2985,46 @@ nonisolated extension Ferry_V1_RoundAck: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.channelIndex != rhs.channelIndex {return false}
     if lhs.batches != rhs.batches {return false}
     if lhs.pages != rhs.pages {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ferry_V1_VcpuState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VcpuState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vcpus\0\u{1}state\0\u{3}state_crc32c\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.vcpus) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.stateCrc32C) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.vcpus != 0 {
+      try visitor.visitSingularUInt32Field(value: self.vcpus, fieldNumber: 1)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularBytesField(value: self.state, fieldNumber: 2)
+    }
+    if self.stateCrc32C != 0 {
+      try visitor.visitSingularUInt32Field(value: self.stateCrc32C, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ferry_V1_VcpuState, rhs: Ferry_V1_VcpuState) -> Bool {
+    if lhs.vcpus != rhs.vcpus {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.stateCrc32C != rhs.stateCrc32C {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,581 @@
+/* The destination side of a migration; see migration_dest.h. */
+#include "migration_dest.h"
+
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "migration_devices.h"
+#include "migration_source.h"
+#include "stream_io.h"
+#include "vm_registry.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE FERRY_VM_PAGE_SIZE
+#define IO_TIMEOUT_MS 10000
+#define VCPU_STATE_MAX 8192u
+
+struct ferry_migration_dest {
+	struct ferry_migration *m;
+	uint64_t ram_bytes, npages;
+	pid_t pid;     /* the incoming workload, 0 once reaped */
+	uint64_t register_deadline_ms;
+	struct ferry_mig_device_hooks devices;
+	pthread_cond_t ram_ready;
+	uint8_t *ram;  /* (m->lock) shared mapping of the incoming memfd, NULL until registered */
+	int fds[FERRY_MIG_MAX_CHANNELS]; /* (m->lock) -1 until the channel connects */
+	pthread_t threads[FERRY_MIG_MAX_CHANNELS];
+	bool started[FERRY_MIG_MAX_CHANNELS];
+	unsigned finals;                 /* (m->lock) channels whose final round arrived */
+	bool have_vcpu;                  /* (m->lock) */
+	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) "vcpus=N state=BLOB" */
+	bool start_sent;                 /* event loop only */
+	pthread_mutex_t write_lock;      /* one writer per channel socket at a time */
+};
+
+static void post(struct ferry_migration *m)
+{
+	struct ferry_mig_report r;
+	ferry_migration_report_base(m, &r);
+	ferry_mig_reporter_post(m->reporter, &r);
+}
+
+static int workload_binary(char *out, size_t cap)
+{
+	const char *env = getenv("FERRY_WORKLOAD_BIN");
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+	} else {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (n <= 0)
+			return -errno;
+		self[n] = '\0';
+		snprintf(out, cap, "%s/ferry-workload", dirname(self));
+	}
+	return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, const char *vm_socket, uint64_t now_ms,
+				 char *err, size_t errlen)
+{
+	char bin[PATH_MAX], control[FERRY_VM_CONTROL_PATH_MAX], dir[PATH_MAX], ram[32];
+	if (ram_bytes == 0 || ram_bytes % PAGE) {
+		ferry_errbuf_set(err, errlen, "ram_bytes %llu is not a positive multiple of %u", (unsigned long long)ram_bytes,
+				 PAGE);
+		return -EINVAL;
+	}
+	if (workload_binary(bin, sizeof bin)) {
+		ferry_errbuf_set(err, errlen, "no ferry-workload executable (next to the agent, or $FERRY_WORKLOAD_BIN)");
+		return -ENOENT;
+	}
+	snprintf(dir, sizeof dir, "%s", vm_socket);
+	int n = snprintf(control, sizeof control, "%s/incoming-%s.sock", dirname(dir), m->vm_id);
+	if (n < 0 || (size_t)n >= sizeof control) {
+		ferry_errbuf_set(err, errlen, "control socket path for %s is too long", m->vm_id);
+		return -ENAMETOOLONG;
+	}
+	snprintf(ram, sizeof ram, "%llu", (unsigned long long)ram_bytes);
+	char extra[1024] = "";
+	const char *env = getenv("FERRY_INCOMING_WORKLOAD_ARGS");
+	if (env)
+		snprintf(extra, sizeof extra, "%s", env);
+	const char *argv[48] = {bin, "--incoming", "--vm-id", m->vm_id, "--ram", ram, "--agent-socket", vm_socket,
+				"--control", control};
+	int argc = 10;
+	char *save = NULL;
+	for (char *w = strtok_r(extra, " ", &save); w && argc < 46; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+
+	struct ferry_migration_dest *d = calloc(1, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	d->m = m;
+	d->ram_bytes = ram_bytes;
+	d->npages = ram_bytes / PAGE;
+	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
+		d->fds[i] = -1;
+	pthread_cond_init(&d->ram_ready, NULL);
+	pthread_mutex_init(&d->write_lock, NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int rc = -errno;
+		ferry_errbuf_set(err, errlen, "cannot start the incoming workload: %s", strerror(-rc));
+		pthread_cond_destroy(&d->ram_ready);
+		pthread_mutex_destroy(&d->write_lock);
+		free(d);
+		return rc;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL); /* the agent blocks SIGTERM for its signalfd */
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	d->pid = pid;
+	d->register_deadline_ms = now_ms + FERRY_DEST_REGISTER_TIMEOUT_MS;
+	ferry_log(FERRY_LOG_INFO, "msg=\"incoming workload started\" migration_id=%s vm_id=%s pid=%d ram_bytes=%llu",
+		  m->id, m->vm_id, (int)pid, (unsigned long long)ram_bytes);
+	m->dst = d;
+	return 0;
+}
+
+static void shut_channels(struct ferry_migration_dest *d)
+{
+	pthread_mutex_lock(&d->m->lock);
+	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
+		if (d->fds[i] >= 0)
+			shutdown(d->fds[i], SHUT_RDWR);
+	pthread_mutex_unlock(&d->m->lock);
+}
+
+/* Any failure: tell the source on this channel (best effort), discard, wake everybody. */
+static void discard(struct ferry_migration_dest *d, int fd, int code, const char *why)
+{
+	struct ferry_migration *m = d->m;
+	if (fd >= 0) {
+		Ferry__V1__Error e = FERRY__V1__ERROR__INIT;
+		e.code = (Ferry__V1__ErrorCode)code;
+		e.message = (char *)why;
+		e.migration_id = m->id;
+		pthread_mutex_lock(&d->write_lock);
+		(void)ferry_stream_send(fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR, &e.base, NULL, 0, 1000);
+		pthread_mutex_unlock(&d->write_lock);
+	}
+	if (ferry_migration_fire(m, FERRY_MIG_EV_FAILURE, code, why) != FERRY_MIG_INVALID) {
+		ferry_log(FERRY_LOG_WARNING, "msg=\"incoming migration discarded\" migration_id=%s vm_id=%s reason=\"%s\"",
+			  m->id, m->vm_id, why);
+		post(m);
+	}
+	shut_channels(d);
+}
+
+struct receiver {
+	struct ferry_migration_dest *d;
+	unsigned index;
+	int fd;
+	uint32_t round;
+	uint64_t batches, pages, zero_pages;
+};
+
+static uint8_t *await_ram(struct ferry_migration_dest *d)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FERRY_DEST_REGISTER_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&d->m->lock);
+	while (!d->ram && !ferry_mig_state_final(d->m->state))
+		if (pthread_cond_timedwait(&d->ram_ready, &d->m->lock, &until) == ETIMEDOUT)
+			break;
+	uint8_t *ram = d->ram;
+	pthread_mutex_unlock(&d->m->lock);
+	return ram;
+}
+
+/* One PAGE_BATCH: its runs are checked against RAM and the payload length first, then each
+ * non-zero run is read straight into guest RAM. */
+static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t payload_len, char *why, size_t cap)
+{
+	struct ferry_migration_dest *d = r->d;
+	if (b->round != r->round || b->batch_seq != r->batches + 1) {
+		snprintf(why, cap, "channel %u: batch %llu of round %u out of order (expected %llu of round %u)", r->index,
+			 (unsigned long long)b->batch_seq, b->round, (unsigned long long)r->batches + 1, r->round);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+	}
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < b->n_runs; i++) {
+		const Ferry__V1__PageRun *run = b->runs[i];
+		if (run->count == 0 || run->first_page >= d->npages || run->count > d->npages - run->first_page) {
+			snprintf(why, cap, "channel %u: page run %llu+%u is outside guest RAM", r->index,
+				 (unsigned long long)run->first_page, run->count);
+			return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+		}
+		if (!run->zero)
+			bytes += (uint64_t)run->count * PAGE;
+	}
+	if (bytes != payload_len) {
+		snprintf(why, cap, "channel %u: batch %llu carries %u payload bytes, its runs need %llu", r->index,
+			 (unsigned long long)b->batch_seq, payload_len, (unsigned long long)bytes);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+	}
+	uint8_t *ram = await_ram(d);
+	if (!ram) {
+		snprintf(why, cap, "the incoming workload did not register its guest RAM");
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
+	}
+	uint32_t crc = 0;
+	for (size_t i = 0; i < b->n_runs; i++) {
+		const Ferry__V1__PageRun *run = b->runs[i];
+		uint8_t *dst = ram + run->first_page * PAGE;
+		size_t len = (size_t)run->count * PAGE;
+		if (run->zero) {
+			if (r->round > 0) /* round 0 lands in fresh, zeroed memory: nothing to do */
+				memset(dst, 0, len);
+			r->zero_pages += run->count;
+		} else {
+			int rc = ferry_stream_read_payload(r->fd, dst, len, &crc, IO_TIMEOUT_MS);
+			if (rc) {
+				snprintf(why, cap, "channel %u: reading batch %llu: %s", r->index,
+					 (unsigned long long)b->batch_seq, ferry_wire_strerror(rc));
+				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+			}
+		}
+		r->pages += run->count;
+	}
+	if (crc != b->payload_crc32c) {
+		snprintf(why, cap, "channel %u: batch %llu of round %u failed its checksum (crc32c %08x, sent %08x)",
+			 r->index, (unsigned long long)b->batch_seq, b->round, crc, b->payload_crc32c);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
+	}
+	r->batches++;
+	return 0;
+}
+
+static int on_device_chunk(struct receiver *r, const Ferry__V1__DeviceChunk *c, uint32_t payload_len, char *why,
+			   size_t cap)
+{
+	struct ferry_migration_dest *d = r->d;
+	if (strcmp(c->device_id, FERRY_STREAM_VCPU_DEVICE_ID) != 0) {
+		snprintf(why, cap, "device state for %.100s: devices are not migrated by this agent version", c->device_id);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+	}
+	if (payload_len >= VCPU_STATE_MAX) {
+		snprintf(why, cap, "vCPU state of %u bytes is over %u", payload_len, VCPU_STATE_MAX);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+	}
+	char buf[VCPU_STATE_MAX];
+	uint32_t crc = 0;
+	int rc = ferry_stream_read_payload(r->fd, buf, payload_len, &crc, IO_TIMEOUT_MS);
+	if (rc) {
+		snprintf(why, cap, "reading the vCPU state: %s", ferry_wire_strerror(rc));
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	if (crc != c->payload_crc32c) {
+		snprintf(why, cap, "the vCPU state failed its checksum");
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
+	}
+	buf[payload_len] = '\0';
+	pthread_mutex_lock(&d->m->lock);
+	memcpy(d->vcpu_state, buf, payload_len + 1);
+	d->have_vcpu = true;
+	pthread_mutex_unlock(&d->m->lock);
+	return 0;
+}
+
+/* END_OF_ROUND: counts must match what arrived; then ROUND_ACK. Returns 1 after the final round. */
+static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, char *why, size_t cap, int *code)
+{
+	struct ferry_migration_dest *d = r->d;
+	if (e->round != r->round || e->channel_index != r->index || e->batches != r->batches || e->pages != r->pages) {
+		snprintf(why, cap, "channel %u: END_OF_ROUND %u says %llu batches / %llu pages, %llu / %llu arrived",
+			 r->index, e->round, (unsigned long long)e->batches, (unsigned long long)e->pages,
+			 (unsigned long long)r->batches, (unsigned long long)r->pages);
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+		return -1;
+	}
+	Ferry__V1__RoundAck a = FERRY__V1__ROUND_ACK__INIT;
+	a.round = r->round;
+	a.channel_index = r->index;
+	a.batches = r->batches;
+	a.pages = r->pages;
+	pthread_mutex_lock(&d->write_lock);
+	int rc = ferry_stream_send(r->fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_ROUND_ACK, &a.base, NULL, 0, IO_TIMEOUT_MS);
+	pthread_mutex_unlock(&d->write_lock);
+	if (rc) {
+		snprintf(why, cap, "channel %u: sending ROUND_ACK: %s", r->index, ferry_wire_strerror(rc));
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+		return -1;
+	}
+	r->round++;
+	r->batches = r->pages = r->zero_pages = 0;
+	return e->final ? 1 : 0;
+}
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *r = arg;
+	struct ferry_migration_dest *d = r->d;
+	char why[FERRY_MIG_ERROR_MAX];
+	int code = 0;
+	for (;;) {
+		struct ferry_frame f;
+		int rc = ferry_stream_recv(r->fd, &f, IO_TIMEOUT_MS);
+		if (rc) {
+			snprintf(why, sizeof why, "channel %u: %s", r->index, ferry_wire_strerror(rc));
+			code = rc == -ETIMEDOUT ? FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT
+						: (rc == FERRY_WIRE_EMESSAGE ? FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE
+									     : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL);
+			break;
+		}
+		int done = 0;
+		switch (f.type) {
+		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH:
+			code = on_batch(r, (const Ferry__V1__PageBatch *)f.msg, f.payload_len, why, sizeof why);
+			break;
+		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK:
+			code = on_device_chunk(r, (const Ferry__V1__DeviceChunk *)f.msg, f.payload_len, why, sizeof why);
+			break;
+		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_END_OF_ROUND:
+			done = on_end_of_round(r, (const Ferry__V1__EndOfRound *)f.msg, why, sizeof why, &code);
+			break;
+		default:
+			snprintf(why, sizeof why, "channel %u: unexpected frame type %u", r->index, f.type);
+			code = FERRY__V1__ERROR_CODE__ERROR_CODE_UNEXPECTED_MESSAGE;
+			break;
+		}
+		ferry_frame_release(&f);
+		if (code)
+			break;
+		if (done == 1) {
+			pthread_mutex_lock(&d->m->lock);
+			bool loaded = ++d->finals == d->m->channels && d->have_vcpu;
+			pthread_mutex_unlock(&d->m->lock);
+			if (loaded && ferry_migration_fire(d->m, FERRY_MIG_EV_FINAL_RECEIVED, 0, NULL) != FERRY_MIG_INVALID)
+				post(d->m); /* wakes the event loop, which starts the workload */
+			free(r);
+			return NULL;
+		}
+	}
+	/* A channel that breaks after the VM resumed is of no consequence. */
+	if (!ferry_mig_state_final(ferry_migration_state(d->m)))
+		discard(d, code == FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL ? -1 : r->fd, code, why);
+	free(r);
+	return NULL;
+}
+
+int ferry_migration_dest_accept(struct ferry_migration *m, const Ferry__V1__StreamHello *h, int fd, char *msg,
+				size_t cap)
+{
+	struct ferry_migration_dest *d = m->dst;
+	if (!ferry_migration_token_matches(m, h->token.data, h->token.len)) {
+		snprintf(msg, cap, "wrong token for migration %.128s", m->id);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_TOKEN;
+	}
+	if (h->channel_count != m->channels || h->channel_index >= m->channels || h->page_size != PAGE ||
+	    h->ram_bytes != d->ram_bytes) {
+		snprintf(msg, cap, "channel %u of %u, page size %u, %llu bytes: prepared for %u channels of %llu bytes",
+			 h->channel_index, h->channel_count, h->page_size, (unsigned long long)h->ram_bytes, m->channels,
+			 (unsigned long long)d->ram_bytes);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+	}
+	pthread_mutex_lock(&m->lock);
+	bool used = d->started[h->channel_index] || ferry_mig_state_final(m->state);
+	pthread_mutex_unlock(&m->lock);
+	if (used) {
+		snprintf(msg, cap, "token of migration %.128s already used for channel %u", m->id, h->channel_index);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_TOKEN;
+	}
+	struct receiver *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(msg, cap, "out of memory");
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	*r = (struct receiver){.d = d, .index = h->channel_index, .fd = fd};
+	ferry_stream_tune_socket(fd);
+	Ferry__V1__StreamWelcome w = FERRY__V1__STREAM_WELCOME__INIT;
+	w.protocol_version = FERRY_PROTOCOL_VERSION;
+	w.channel_index = h->channel_index;
+	int rc = ferry_stream_send(fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_STREAM_WELCOME, &w.base, NULL, 0, IO_TIMEOUT_MS);
+	if (rc) {
+		free(r);
+		snprintf(msg, cap, "sending STREAM_WELCOME: %s", ferry_wire_strerror(rc));
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	pthread_mutex_lock(&m->lock);
+	d->fds[h->channel_index] = fd;
+	d->started[h->channel_index] = pthread_create(&d->threads[h->channel_index], NULL, receiver_main, r) == 0;
+	bool ok = d->started[h->channel_index];
+	pthread_mutex_unlock(&m->lock);
+	if (!ok) {
+		free(r);
+		snprintf(msg, cap, "cannot start a receiver thread");
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	ferry_migration_fire(m, FERRY_MIG_EV_CHANNEL_OPENED, 0, NULL);
+	ferry_log(FERRY_LOG_INFO, "msg=\"data channel accepted\" migration_id=%s channel=%u of=%u", m->id,
+		  h->channel_index, m->channels);
+	return 0;
+}
+
+static void map_ram(struct ferry_migration_dest *d, struct ferry_vm_listener *vms, uint64_t now_ms)
+{
+	const struct ferry_vm_entry *e = ferry_vm_registry_find(&vms->registry, d->m->vm_id);
+	if (!e || !e->reg.incoming) {
+		if (now_ms >= d->register_deadline_ms)
+			discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT,
+				"the incoming workload did not register in time");
+		return;
+	}
+	if (e->reg.ram_bytes != d->ram_bytes) {
+		discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, "the incoming VM registered another RAM size");
+		return;
+	}
+	void *p = mmap(NULL, d->ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->memfd, 0);
+	if (p == MAP_FAILED) {
+		char why[128];
+		snprintf(why, sizeof why, "cannot map the incoming guest RAM: %s", strerror(errno));
+		discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, why);
+		return;
+	}
+	pthread_mutex_lock(&d->m->lock);
+	d->ram = p;
+	pthread_cond_broadcast(&d->ram_ready);
+	pthread_mutex_unlock(&d->m->lock);
+}
+
+static int channel0_fd(struct ferry_migration_dest *d)
+{
+	pthread_mutex_lock(&d->m->lock);
+	int fd = d->fds[0];
+	pthread_mutex_unlock(&d->m->lock);
+	return fd;
+}
+
+static void send_start(struct ferry_migration_dest *d, struct ferry_vm_listener *vms)
+{
+	char err[FERRY_MIG_ERROR_MAX], blob[VCPU_STATE_MAX];
+	uint64_t vcpus = 0;
+	d->start_sent = true;
+	int rc = ferry_mig_devices_resume(&d->devices, err, sizeof err);
+	if (rc) {
+		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE, err);
+		return;
+	}
+	pthread_mutex_lock(&d->m->lock);
+	rc = ferry_workload_ipc_field_u64(d->vcpu_state, "vcpus", &vcpus);
+	if (!rc)
+		rc = ferry_workload_ipc_field_str(d->vcpu_state, "state", blob, sizeof blob);
+	pthread_mutex_unlock(&d->m->lock);
+	if (!rc)
+		rc = ferry_vm_listener_start(vms, d->m->vm_id, (unsigned)vcpus, blob, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "the vCPU state has no vcpus= or state=");
+	if (rc)
+		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, err);
+}
+
+/* The workload answered `start` (or died): confirm to the source, or discard. */
+static void check_started(struct ferry_migration_dest *d, struct ferry_vm_listener *vms)
+{
+	const struct ferry_vm_entry *e = ferry_vm_registry_find(&vms->registry, d->m->vm_id);
+	if (e && e->started) {
+		int64_t start_ns = ferry_realtime_ns();
+		Ferry__V1__ResumeConfirm c = FERRY__V1__RESUME_CONFIRM__INIT;
+		c.vcpu_start_unix_ns = start_ns;
+		c.memory_verified = true;
+		c.pages_verified = d->npages;
+		pthread_mutex_lock(&d->write_lock);
+		int rc = ferry_stream_send(channel0_fd(d), FERRY__V1__FRAME_TYPE__FRAME_TYPE_RESUME_CONFIRM, &c.base, NULL,
+					   0, IO_TIMEOUT_MS);
+		pthread_mutex_unlock(&d->write_lock);
+		/* The VM runs here now whatever the source hears. A lost confirm makes the source roll back
+		 * too (two running copies): logged loudly for the coordinator to reconcile. */
+		if (rc)
+			ferry_log(FERRY_LOG_ERROR, "msg=\"cannot send RESUME_CONFIRM\" migration_id=%s reason=\"%s\"",
+				  d->m->id, ferry_wire_strerror(rc));
+		ferry_migration_fire(d->m, FERRY_MIG_EV_STARTED, 0, NULL);
+		post(d->m);
+		shut_channels(d);
+		return;
+	}
+	const char *answer = e ? e->start_answer : "";
+	if (!e && strcmp(vms->last_start_vm, d->m->vm_id) == 0)
+		answer = vms->last_start_answer;
+	if (answer[0] || !e) {
+		char why[FERRY_MIG_ERROR_MAX];
+		snprintf(why, sizeof why, "the incoming workload refused to start: %.200s", answer[0] ? answer : "it exited");
+		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, why);
+	}
+}
+
+static void reap(struct ferry_migration_dest *d)
+{
+	if (d->pid > 0) {
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
+			d->pid = 0;
+	}
+}
+
+void ferry_migration_dest_poll(struct ferry_migration *m, struct ferry_vm_listener *vms, uint64_t now_ms)
+{
+	struct ferry_migration_dest *d = m->dst;
+	if (!d)
+		return;
+	enum ferry_migr_state st = ferry_migration_state(m);
+	if (st == FERRY_MIG_DST_DISCARDED) {
+		if (d->pid > 0)
+			kill(d->pid, SIGKILL); /* it never ran: nothing of it may survive */
+		reap(d);
+		return;
+	}
+	reap(d);
+	pthread_mutex_lock(&m->lock);
+	bool mapped = d->ram != NULL;
+	pthread_mutex_unlock(&m->lock);
+	if (!mapped && !ferry_mig_state_final(st))
+		map_ram(d, vms, now_ms);
+	if (st == FERRY_MIG_DST_LOADED && !d->start_sent)
+		send_start(d, vms);
+	else if (st == FERRY_MIG_DST_LOADED && d->start_sent)
+		check_started(d, vms);
+}
+
+int ferry_migration_dest_abort(struct ferry_migration *m, const char *reason)
+{
+	if (ferry_migration_fire(m, FERRY_MIG_EV_ABORT, FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED, reason) ==
+	    FERRY_MIG_INVALID)
+		return -EALREADY;
+	post(m);
+	shut_channels(m->dst);
+	return 0;
+}
+
+int ferry_migration_dest_idle(struct ferry_migration *m)
+{
+	struct ferry_migration_dest *d = m->dst;
+	if (!d)
+		return 1;
+	enum ferry_migr_state st = ferry_migration_state(m);
+	return ferry_mig_state_final(st) && (st == FERRY_MIG_DST_RESUMED || d->pid == 0);
+}
+
+void ferry_migration_dest_free(struct ferry_migration *m)
+{
+	struct ferry_migration_dest *d = m->dst;
+	if (!d)
+		return;
+	if (!ferry_mig_state_final(ferry_migration_state(m)))
+		ferry_migration_fire(m, FERRY_MIG_EV_ABORT, FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED, "agent stopping");
+	shut_channels(d);
+	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
+		if (d->started[i])
+			pthread_join(d->threads[i], NULL);
+	if (ferry_migration_state(m) == FERRY_MIG_DST_DISCARDED && d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+	}
+	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
+		if (d->fds[i] >= 0)
+			close(d->fds[i]);
+	if (d->ram)
+		munmap(d->ram, d->ram_bytes);
+	pthread_cond_destroy(&d->ram_ready);
+	pthread_mutex_destroy(&d->write_lock);
+	free(d);
+	m->dst = NULL;
+}

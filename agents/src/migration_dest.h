@@ -1,0 +1,58 @@
+/*
+ * The destination side of a migration: the incoming workload (started here, as libvirt starts
+ * QEMU -incoming), the data channels' receivers writing pages straight into its guest RAM, the
+ * `start` with the source's vCPU state, and the RESUME_CONFIRM back to the source.
+ *
+ * Channels: a STREAM_HELLO must carry this migration's token and an unused channel index below
+ * the prepared channel count; otherwise BAD_TOKEN and the channel is closed (the migration and
+ * the agent carry on). Each accepted channel gets its own receiver thread, which reads every
+ * PAGE_BATCH's payload directly into the guest-RAM mapping while checksumming it; a mismatch (or
+ * any protocol breach) sends ERROR on that channel, closes every channel, and discards the
+ * migration: the incoming workload is killed and never runs. Writing before the checksum is known
+ * is safe for that reason: memory of a failed migration is never used.
+ *
+ * Once every channel delivered its final END_OF_ROUND and the vCPU state arrived, the event loop
+ * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
+ * on "ok started" it sends RESUME_CONFIRM {vcpu_start_unix_ns, memory_verified} on channel 0.
+ *
+ * The incoming workload: `ferry-workload --incoming --vm-id ID --ram BYTES --agent-socket SOCK
+ * --control DIR/incoming-ID.sock` from $FERRY_WORKLOAD_BIN, else ferry-workload next to the
+ * agent's executable, plus the words of $FERRY_INCOMING_WORKLOAD_ARGS (e.g. "--vcpus 2 --seed 7":
+ * PrepareDestination does not carry the VM's vCPU count yet).
+ */
+#ifndef FERRY_MIGRATION_DEST_H
+#define FERRY_MIGRATION_DEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.pb-c.h"
+#include "migration.h"
+#include "vm_listener.h"
+
+#define FERRY_DEST_REGISTER_TIMEOUT_MS 10000u /* incoming workload up and registered */
+
+/* Starts the incoming workload for m->vm_id with ram_bytes, registering at `vm_socket`. m->dst is
+ * set on success. -errno with the reason in err. */
+int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, const char *vm_socket, uint64_t now_ms,
+				 char *err, size_t errlen);
+
+/* A STREAM_HELLO for m arrived on `fd`. Returns 0 (fd taken: welcomed, its receiver runs) or a
+ * ferry.v1.ErrorCode with the reason in msg (fd not taken). */
+int ferry_migration_dest_accept(struct ferry_migration *m, const Ferry__V1__StreamHello *h, int fd, char *msg,
+				size_t cap);
+
+/* Event loop work: maps the incoming RAM once the workload registered, starts the workload when
+ * everything is loaded, confirms or discards on its answer, kills and reaps it when discarded. */
+void ferry_migration_dest_poll(struct ferry_migration *m, struct ferry_vm_listener *vms, uint64_t now_ms);
+
+/* Abort: discards (refused once resumed: returns -EALREADY). */
+int ferry_migration_dest_abort(struct ferry_migration *m, const char *reason);
+
+/* Whether nothing runs any more for m (final state, receivers joined, workload reaped if dead). */
+int ferry_migration_dest_idle(struct ferry_migration *m);
+
+/* Stops everything (kills a workload that never ran), joins, frees m->dst. */
+void ferry_migration_dest_free(struct ferry_migration *m);
+
+#endif

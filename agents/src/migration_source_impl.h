@@ -1,0 +1,62 @@
+/* Internal to the source side (migration_source.c, stream_sender.c): its record and the round
+ * sender. Not for other callers. */
+#ifndef FERRY_MIGRATION_SOURCE_IMPL_H
+#define FERRY_MIGRATION_SOURCE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dirty_bitmap.h"
+#include "dirty_tracker.h"
+#include "migration.h"
+#include "migration_devices.h"
+#include "net.h"
+#include "stream_bucket.h"
+#include "workload_ipc.h"
+
+struct ferry_migration_source {
+	struct ferry_migration *m;
+	char destination[FERRY_NET_ADDR_MAX];
+	char control_path[FERRY_VM_CONTROL_PATH_MAX];
+	pid_t pid;
+	uint64_t base, ram_bytes, npages;
+	const uint8_t *ram; /* read-only MAP_SHARED mapping of the guest-RAM memfd */
+	struct ferry_dirty_tracker *tracker;
+	struct ferry_mig_device_hooks devices;
+	int fds[FERRY_MIG_MAX_CHANNELS]; /* data channels, -1 when closed */
+	unsigned n_channels;
+	/* (m->lock) */
+	struct ferry_mig_policy policy;
+	bool force_cutover;
+	bool abort;
+	/* The bandwidth cap, shared by the channel threads. */
+	pthread_mutex_t bucket_lock;
+	struct ferry_token_bucket bucket;
+	atomic_uint_fast64_t batches_sent; /* over the whole migration, for the test fault */
+	uint64_t corrupt_batch;            /* FERRY_TEST_CORRUPT_BATCH, 0 = off */
+	pthread_t worker;
+	bool worker_started;
+	atomic_bool worker_done;
+	uint64_t ram_bytes_sent;
+};
+
+/* What one round sent, over all channels. */
+struct ferry_round_stats {
+	uint64_t batches, pages, zero_pages, payload_bytes;
+};
+
+/* Sends the pages set in `bm` as round `round` over every channel, in parallel; each channel ends
+ * with END_OF_ROUND (final: the stop-and-copy round) and waits for its ROUND_ACK. `vcpu_state`
+ * (final round only, may be NULL) goes as a DEVICE_CHUNK on channel 0 before its END_OF_ROUND.
+ * 0, or a negative error with *code (ferry.v1.ErrorCode) and the reason in err. */
+int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry_dirty_bitmap *bm, uint32_t round,
+			    bool final, const char *vcpu_state, struct ferry_round_stats *stats, int *code, char *err,
+			    size_t errlen);
+
+/* Whether the coordinator aborted (read under m->lock). */
+bool ferry__source_aborted(struct ferry_migration_source *s);
+
+#endif

@@ -1,0 +1,299 @@
+/* The source's round sender: one thread per data channel for the length of a round. See
+ * migration_source.h for the protocol. */
+#include "ferry.pb-c.h"
+#include "clock.h"
+#include "crc32c.h"
+#include "errbuf.h"
+#include "log.h"
+#include "migration_source.h"
+#include "migration_source_impl.h"
+#include "stream_io.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define PAGE FERRY_VM_PAGE_SIZE
+
+struct channel_job {
+	struct ferry_migration_source *s;
+	const struct ferry_dirty_bitmap *bm;
+	unsigned index;
+	uint32_t round;
+	bool final;
+	const char *vcpu_state;
+	struct ferry_round_stats stats;
+	int rc, code;
+	char err[FERRY_MIG_ERROR_MAX];
+	/* batch under construction */
+	uint8_t *buf;
+	Ferry__V1__PageRun runs[FERRY_STREAM_CHUNK_PAGES];
+	Ferry__V1__PageRun *run_ptrs[FERRY_STREAM_CHUNK_PAGES];
+};
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (size_t i = 0; i < PAGE / 8; i++)
+		acc |= w[i];
+	return acc == 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pace(struct ferry_migration_source *s, uint64_t bytes)
+{
+	pthread_mutex_lock(&s->bucket_lock);
+	uint64_t wait = ferry_token_bucket_reserve(&s->bucket, bytes, now_ns());
+	pthread_mutex_unlock(&s->bucket_lock);
+	if (wait) {
+		struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+static int fail(struct channel_job *j, int rc, int code, const char *what)
+{
+	j->rc = rc < 0 ? rc : -EIO;
+	j->code = code;
+	ferry_errbuf_set(j->err, sizeof j->err, "channel %u round %u: %s", j->index, j->round, what);
+	return j->rc;
+}
+
+/* A send failed: the destination may have said why before it hung up (a checksum mismatch). */
+static int peer_error(struct channel_job *j)
+{
+	struct ferry_frame f;
+	if (ferry_stream_recv(j->s->fds[j->index], &f, 200) != 0)
+		return 0;
+	int found = 0;
+	if (f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR) {
+		const Ferry__V1__Error *e = (const Ferry__V1__Error *)f.msg;
+		char what[FERRY_MIG_ERROR_MAX];
+		snprintf(what, sizeof what, "destination refused: %.200s", e->message);
+		fail(j, -EPROTO, e->code ? (int)e->code : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, what);
+		found = 1;
+	}
+	ferry_frame_release(&f);
+	return found;
+}
+
+static int io_fail(struct channel_job *j, int rc, const char *step)
+{
+	if ((rc == -EPIPE || rc == -ECONNRESET) && peer_error(j))
+		return j->rc;
+	char what[160];
+	snprintf(what, sizeof what, "%s: %s", step, ferry_wire_strerror(rc));
+	return fail(j, rc, rc == -ETIMEDOUT ? FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT
+					    : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, what);
+}
+
+/* Copies and sends the set pages of [first, end) as one batch (none if no page is set). */
+static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint64_t *seq)
+{
+	struct ferry_migration_source *s = j->s;
+	size_t n_runs = 0, bytes = 0;
+	uint64_t pages = 0, zeros = 0;
+	struct ferry_page_range r;
+	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
+	     from = r.first + r.count) {
+		uint64_t stop = r.first + r.count < end ? r.first + r.count : end;
+		for (uint64_t p = r.first; p < stop; p++) {
+			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,
+			 * and the tracker then reports it again for the next round. */
+			memcpy(j->buf + bytes, s->ram + p * PAGE, PAGE);
+			bool zero = page_is_zero(j->buf + bytes);
+			Ferry__V1__PageRun *last = n_runs ? &j->runs[n_runs - 1] : NULL;
+			if (last && last->zero == zero && last->first_page + last->count == p) {
+				last->count++;
+			} else {
+				Ferry__V1__PageRun *run = &j->runs[n_runs];
+				ferry__v1__page_run__init(run);
+				run->first_page = p;
+				run->count = 1;
+				run->zero = zero;
+				j->run_ptrs[n_runs] = run;
+				n_runs++;
+			}
+			if (zero)
+				zeros++;
+			else
+				bytes += PAGE;
+			pages++;
+		}
+		if (r.first + r.count >= end)
+			break;
+	}
+	if (!n_runs)
+		return 0;
+	Ferry__V1__PageBatch b = FERRY__V1__PAGE_BATCH__INIT;
+	b.round = j->round;
+	b.batch_seq = ++*seq;
+	b.n_runs = n_runs;
+	b.runs = j->run_ptrs;
+	b.payload_crc32c = ferry_crc32c(0, j->buf, bytes);
+	uint64_t nth = atomic_fetch_add(&s->batches_sent, 1) + 1;
+	if (s->corrupt_batch && nth == s->corrupt_batch && bytes) {
+		j->buf[bytes / 2] ^= 0x5a;
+		ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: corrupting a batch\" migration_id=%s batch=%llu",
+			  s->m->id, (unsigned long long)nth);
+	}
+	pace(s, bytes + 64);
+	int rc = ferry_stream_send(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH, &b.base, j->buf,
+				   (uint32_t)bytes, FERRY_STREAM_IO_TIMEOUT_MS);
+	if (rc)
+		return io_fail(j, rc, "sending a page batch");
+	j->stats.batches++;
+	j->stats.pages += pages;
+	j->stats.zero_pages += zeros;
+	j->stats.payload_bytes += bytes;
+	return 0;
+}
+
+static int send_vcpu_state(struct channel_job *j)
+{
+	Ferry__V1__DeviceChunk c = FERRY__V1__DEVICE_CHUNK__INIT;
+	c.device_id = FERRY_STREAM_VCPU_DEVICE;
+	c.round = j->round;
+	c.stop_copy = true;
+	c.end_of_stream = true;
+	size_t len = strlen(j->vcpu_state);
+	c.payload_crc32c = ferry_crc32c(0, j->vcpu_state, len);
+	int rc = ferry_stream_send(j->s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK, &c.base,
+				   j->vcpu_state, (uint32_t)len, FERRY_STREAM_IO_TIMEOUT_MS);
+	return rc ? io_fail(j, rc, "sending the vCPU state") : (int)len;
+}
+
+/* Reads the channel's ROUND_ACK for this round; an ERROR from the destination fails the round. */
+static int await_ack(struct channel_job *j)
+{
+	struct ferry_frame f;
+	int rc = ferry_stream_recv(j->s->fds[j->index], &f, FERRY_STREAM_IO_TIMEOUT_MS);
+	if (rc)
+		return io_fail(j, rc, "waiting for ROUND_ACK");
+	char what[FERRY_MIG_ERROR_MAX];
+	if (f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR) {
+		const Ferry__V1__Error *e = (const Ferry__V1__Error *)f.msg;
+		snprintf(what, sizeof what, "destination refused: %.200s", e->message);
+		int code = e->code ? (int)e->code : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+		ferry_frame_release(&f);
+		return fail(j, -EPROTO, code, what);
+	}
+	const Ferry__V1__RoundAck *a = (const Ferry__V1__RoundAck *)f.msg;
+	bool ok = f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_ROUND_ACK && a->round == j->round &&
+		  a->channel_index == j->index && a->batches == j->stats.batches && a->pages == j->stats.pages;
+	ferry_frame_release(&f);
+	if (!ok)
+		return fail(j, -EPROTO, FERRY__V1__ERROR_CODE__ERROR_CODE_UNEXPECTED_MESSAGE,
+			    "expected the ROUND_ACK of this round with matching counts");
+	return 0;
+}
+
+static void *channel_main(void *arg)
+{
+	struct channel_job *j = arg;
+	struct ferry_migration_source *s = j->s;
+	uint64_t seq = 0, device_bytes = 0;
+	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
+	if (!j->buf) {
+		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
+		return NULL;
+	}
+	uint64_t regions = (s->npages + FERRY_STREAM_CHUNK_PAGES - 1) / FERRY_STREAM_CHUNK_PAGES;
+	for (uint64_t k = j->index; k < regions; k += s->n_channels) {
+		if (ferry__source_aborted(s)) {
+			fail(j, -ECANCELED, FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED, "aborted");
+			goto out;
+		}
+		uint64_t first = k * FERRY_STREAM_CHUNK_PAGES;
+		uint64_t end = first + FERRY_STREAM_CHUNK_PAGES < s->npages ? first + FERRY_STREAM_CHUNK_PAGES : s->npages;
+		if (send_region(j, first, end, &seq))
+			goto out;
+	}
+	if (j->final && j->index == 0 && j->vcpu_state) {
+		int n = send_vcpu_state(j);
+		if (n < 0)
+			goto out;
+		device_bytes = (uint64_t)n;
+	}
+	Ferry__V1__EndOfRound e = FERRY__V1__END_OF_ROUND__INIT;
+	e.round = j->round;
+	e.channel_index = j->index;
+	e.batches = j->stats.batches;
+	e.pages = j->stats.pages;
+	e.zero_pages = j->stats.zero_pages;
+	e.device_bytes = device_bytes;
+	e.final = j->final;
+	int rc = ferry_stream_send(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_END_OF_ROUND, &e.base, NULL, 0,
+				   FERRY_STREAM_IO_TIMEOUT_MS);
+	if (rc) {
+		io_fail(j, rc, "sending END_OF_ROUND");
+		goto out;
+	}
+	await_ack(j);
+out:
+	free(j->buf);
+	j->buf = NULL;
+	if (j->rc) /* wake the other channels of this round: the migration is failing */
+		for (unsigned i = 0; i < s->n_channels; i++)
+			shutdown(s->fds[i], SHUT_RDWR);
+	return NULL;
+}
+
+int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry_dirty_bitmap *bm, uint32_t round,
+			    bool final, const char *vcpu_state, struct ferry_round_stats *stats, int *code, char *err,
+			    size_t errlen)
+{
+	struct channel_job *jobs = calloc(s->n_channels, sizeof *jobs);
+	pthread_t threads[FERRY_MIG_MAX_CHANNELS];
+	bool started[FERRY_MIG_MAX_CHANNELS] = {0};
+	if (!jobs) {
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+		ferry_errbuf_set(err, errlen, "no memory for round %u", round);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	for (unsigned i = 0; i < s->n_channels; i++) {
+		jobs[i] = (struct channel_job){.s = s, .bm = bm, .index = i, .round = round, .final = final,
+					       .vcpu_state = vcpu_state};
+		if (pthread_create(&threads[i], NULL, channel_main, &jobs[i]) == 0)
+			started[i] = true;
+		else
+			fail(&jobs[i], -EAGAIN, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "cannot start a thread");
+	}
+	memset(stats, 0, sizeof *stats);
+	for (unsigned i = 0; i < s->n_channels; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+		stats->batches += jobs[i].stats.batches;
+		stats->pages += jobs[i].stats.pages;
+		stats->zero_pages += jobs[i].stats.zero_pages;
+		stats->payload_bytes += jobs[i].stats.payload_bytes;
+		/* The first failure names the cause; later ones are usually its echo (channels shut). */
+		if (jobs[i].rc && !rc) {
+			rc = jobs[i].rc;
+			*code = jobs[i].code;
+			ferry_errbuf_set(err, errlen, "%s", jobs[i].err);
+		}
+	}
+	/* A channel whose peer sent an Error explains better than one that merely saw the close. */
+	for (unsigned i = 0; i < s->n_channels; i++) {
+		if (jobs[i].rc == -EPROTO) {
+			*code = jobs[i].code;
+			ferry_errbuf_set(err, errlen, "%s", jobs[i].err);
+			break;
+		}
+	}
+	free(jobs);
+	return rc;
+}
