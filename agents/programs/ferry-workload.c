@@ -32,6 +32,8 @@ static void registration_of(const struct ferry_workload_options *opt, struct fer
 	reg->pid = getpid();
 	snprintf(reg->control, sizeof reg->control, "%s", opt->control_path);
 	reg->incoming = opt->incoming;
+	if (ferry_workload_options_launch(&opt->config, reg->launch, sizeof reg->launch))
+		reg->launch[0] = '\0'; /* cannot happen with FERRY_VM_LAUNCH_TEXT_MAX; report none rather than a part */
 }
 
 /* Creates the workload: fresh, fresh and registered, or incoming (registered, memory from the

@@ -166,6 +166,8 @@ void ferry_inventory_set_vms(struct ferry_inventory *inv, const struct ferry_vm_
 		vm->vcpus = e->reg.vcpus;
 		vm->pid = (uint32_t)e->reg.pid;
 		vm->state = e->reg.incoming && !e->started ? FERRY__V1__VM_STATE__VM_STATE_INCOMING : FERRY__V1__VM_STATE__VM_STATE_RUNNING;
+		vm->n_launch_args = e->n_launch_args;
+		vm->launch_args = e->n_launch_args ? (char **)e->launch_args : NULL;
 		vm->device_ids = &inv->vm_device_ids[used_ids];
 		for (size_t d = 0; d < n_devices; d++)
 			if (strcmp(devices[d].vm_id, e->reg.vm_id) == 0)

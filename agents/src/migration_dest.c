@@ -2,12 +2,15 @@
 #include "migration_dest.h"
 
 #include "clock.h"
+#include "crc32c.h"
 #include "errbuf.h"
 #include "log.h"
 #include "migration_devices.h"
 #include "migration_source.h"
 #include "stream_io.h"
+#include "test_pause.h"
 #include "vm_registry.h"
+#include "workload.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -40,7 +43,8 @@ struct ferry_migration_dest {
 	bool started[FERRY_MIG_MAX_CHANNELS];
 	unsigned finals;                 /* (m->lock) channels whose final round arrived */
 	bool have_vcpu;                  /* (m->lock) */
-	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) "vcpus=N state=BLOB" */
+	uint32_t vcpus;                  /* (m->lock) from VCPU_STATE */
+	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) the BLOB of `start vcpus=N state=BLOB` */
 	bool start_sent;                 /* event loop only */
 	pthread_mutex_t write_lock;      /* one writer per channel socket at a time */
 };
@@ -68,15 +72,45 @@ static int workload_binary(char *out, size_t cap)
 	return access(out, X_OK) == 0 ? 0 : -ENOENT;
 }
 
-int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, const char *vm_socket, uint64_t now_ms,
+/* Launch words may only configure what the VM does, never who or where it is: the agent sets
+ * identity, memory, vCPU count and incoming mode itself. Exact option names (no "--x=v", no
+ * abbreviations getopt would accept); any other word starting with '-' is refused. */
+static int launch_args_allowed(char *const *args, size_t n, char *err, size_t errlen)
+{
+	static const char *const options[] = {"--dirty-rate", "--pattern", "--seed", "--thp", "--log-level"};
+	if (n > FERRY_VM_LAUNCH_ARGS_MAX) {
+		ferry_errbuf_set(err, errlen, "%zu launch arguments, at most %u", n, FERRY_VM_LAUNCH_ARGS_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool ok = args[i][0] != '-' && args[i][0] != '\0';
+		for (size_t k = 0; k < sizeof options / sizeof options[0] && !ok; k++)
+			ok = strcmp(args[i], options[k]) == 0;
+		if (!ok) {
+			ferry_errbuf_set(err, errlen, "launch argument \"%.60s\" is not allowed for an incoming VM", args[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, uint32_t vcpus,
+				 char *const *launch_args, size_t n_launch_args, const char *vm_socket, uint64_t now_ms,
 				 char *err, size_t errlen)
 {
-	char bin[PATH_MAX], control[FERRY_VM_CONTROL_PATH_MAX], dir[PATH_MAX], ram[32];
+	char bin[PATH_MAX], control[FERRY_VM_CONTROL_PATH_MAX], dir[PATH_MAX], ram[32], ncpu[16];
 	if (ram_bytes == 0 || ram_bytes % PAGE) {
 		ferry_errbuf_set(err, errlen, "ram_bytes %llu is not a positive multiple of %u", (unsigned long long)ram_bytes,
 				 PAGE);
 		return -EINVAL;
 	}
+	if (vcpus == 0 || vcpus > FERRY_WORKLOAD_MAX_VCPUS) {
+		ferry_errbuf_set(err, errlen, "vcpus %u is not in 1..%u", vcpus, FERRY_WORKLOAD_MAX_VCPUS);
+		return -EINVAL;
+	}
+	int lrc = launch_args_allowed(launch_args, n_launch_args, err, errlen);
+	if (lrc)
+		return lrc;
 	if (workload_binary(bin, sizeof bin)) {
 		ferry_errbuf_set(err, errlen, "no ferry-workload executable (next to the agent, or $FERRY_WORKLOAD_BIN)");
 		return -ENOENT;
@@ -88,16 +122,13 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 		return -ENAMETOOLONG;
 	}
 	snprintf(ram, sizeof ram, "%llu", (unsigned long long)ram_bytes);
-	char extra[1024] = "";
-	const char *env = getenv("FERRY_INCOMING_WORKLOAD_ARGS");
-	if (env)
-		snprintf(extra, sizeof extra, "%s", env);
-	const char *argv[48] = {bin, "--incoming", "--vm-id", m->vm_id, "--ram", ram, "--agent-socket", vm_socket,
-				"--control", control};
-	int argc = 10;
-	char *save = NULL;
-	for (char *w = strtok_r(extra, " ", &save); w && argc < 46; w = strtok_r(NULL, " ", &save))
-		argv[argc++] = w;
+	snprintf(ncpu, sizeof ncpu, "%u", vcpus);
+	const char *argv[16 + FERRY_VM_LAUNCH_ARGS_MAX] = {bin, "--incoming", "--vm-id", m->vm_id, "--ram", ram,
+							    "--vcpus", ncpu, "--agent-socket", vm_socket, "--control",
+							    control};
+	size_t argc = 12;
+	for (size_t i = 0; i < n_launch_args; i++)
+		argv[argc++] = launch_args[i];
 	argv[argc] = NULL;
 
 	struct ferry_migration_dest *d = calloc(1, sizeof *d);
@@ -248,31 +279,34 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 static int on_device_chunk(struct receiver *r, const Ferry__V1__DeviceChunk *c, uint32_t payload_len, char *why,
 			   size_t cap)
 {
+	snprintf(why, cap, "device state for %.100s: devices are not migrated by this agent version", c->device_id);
+	return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+}
+
+/* VCPU_STATE (final round, channel 0): the source's frozen vCPUs; a CRC mismatch discards. */
+static int on_vcpu_state(struct receiver *r, const Ferry__V1__VcpuState *v, char *why, size_t cap)
+{
 	struct ferry_migration_dest *d = r->d;
-	if (strcmp(c->device_id, FERRY_STREAM_VCPU_DEVICE_ID) != 0) {
-		snprintf(why, cap, "device state for %.100s: devices are not migrated by this agent version", c->device_id);
-		return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
-	}
-	if (payload_len >= VCPU_STATE_MAX) {
-		snprintf(why, cap, "vCPU state of %u bytes is over %u", payload_len, VCPU_STATE_MAX);
+	if (v->vcpus == 0 || v->state.len == 0 || v->state.len >= VCPU_STATE_MAX ||
+	    memchr(v->state.data, ' ', v->state.len) || memchr(v->state.data, '\0', v->state.len) ||
+	    memchr(v->state.data, '\n', v->state.len)) {
+		snprintf(why, cap, "vCPU state of %u vCPUs and %zu bytes does not fit a `start` line", v->vcpus,
+			 v->state.len);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
 	}
-	char buf[VCPU_STATE_MAX];
-	uint32_t crc = 0;
-	int rc = ferry_stream_read_payload(r->fd, buf, payload_len, &crc, IO_TIMEOUT_MS);
-	if (rc) {
-		snprintf(why, cap, "reading the vCPU state: %s", ferry_wire_strerror(rc));
-		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
-	}
-	if (crc != c->payload_crc32c) {
-		snprintf(why, cap, "the vCPU state failed its checksum");
+	uint32_t crc = ferry_crc32c(0, v->state.data, v->state.len);
+	if (crc != v->state_crc32c) {
+		snprintf(why, cap, "channel %u: the vCPU state failed its checksum (crc32c %08x, sent %08x)", r->index,
+			 crc, v->state_crc32c);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
 	}
-	buf[payload_len] = '\0';
 	pthread_mutex_lock(&d->m->lock);
-	memcpy(d->vcpu_state, buf, payload_len + 1);
+	d->vcpus = v->vcpus;
+	memcpy(d->vcpu_state, v->state.data, v->state.len);
+	d->vcpu_state[v->state.len] = '\0';
 	d->have_vcpu = true;
 	pthread_mutex_unlock(&d->m->lock);
+	ferry_test_pause_point("vcpu_state", d->m->id);
 	return 0;
 }
 
@@ -328,6 +362,9 @@ static void *receiver_main(void *arg)
 			break;
 		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK:
 			code = on_device_chunk(r, (const Ferry__V1__DeviceChunk *)f.msg, f.payload_len, why, sizeof why);
+			break;
+		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_VCPU_STATE:
+			code = on_vcpu_state(r, (const Ferry__V1__VcpuState *)f.msg, why, sizeof why);
 			break;
 		case FERRY__V1__FRAME_TYPE__FRAME_TYPE_END_OF_ROUND:
 			done = on_end_of_round(r, (const Ferry__V1__EndOfRound *)f.msg, why, sizeof why, &code);
@@ -448,7 +485,6 @@ static int channel0_fd(struct ferry_migration_dest *d)
 static void send_start(struct ferry_migration_dest *d, struct ferry_vm_listener *vms)
 {
 	char err[FERRY_MIG_ERROR_MAX], blob[VCPU_STATE_MAX];
-	uint64_t vcpus = 0;
 	d->start_sent = true;
 	int rc = ferry_mig_devices_resume(&d->devices, err, sizeof err);
 	if (rc) {
@@ -456,14 +492,10 @@ static void send_start(struct ferry_migration_dest *d, struct ferry_vm_listener 
 		return;
 	}
 	pthread_mutex_lock(&d->m->lock);
-	rc = ferry_workload_ipc_field_u64(d->vcpu_state, "vcpus", &vcpus);
-	if (!rc)
-		rc = ferry_workload_ipc_field_str(d->vcpu_state, "state", blob, sizeof blob);
+	unsigned vcpus = d->vcpus;
+	memcpy(blob, d->vcpu_state, sizeof blob);
 	pthread_mutex_unlock(&d->m->lock);
-	if (!rc)
-		rc = ferry_vm_listener_start(vms, d->m->vm_id, (unsigned)vcpus, blob, err, sizeof err);
-	else
-		snprintf(err, sizeof err, "the vCPU state has no vcpus= or state=");
+	rc = ferry_vm_listener_start(vms, d->m->vm_id, vcpus, blob, err, sizeof err);
 	if (rc)
 		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, err);
 }

@@ -15,10 +15,13 @@
  * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
  * on "ok started" it sends RESUME_CONFIRM {vcpu_start_unix_ns, memory_verified} on channel 0.
  *
- * The incoming workload: `ferry-workload --incoming --vm-id ID --ram BYTES --agent-socket SOCK
- * --control DIR/incoming-ID.sock` from $FERRY_WORKLOAD_BIN, else ferry-workload next to the
- * agent's executable, plus the words of $FERRY_INCOMING_WORKLOAD_ARGS (e.g. "--vcpus 2 --seed 7":
- * PrepareDestination does not carry the VM's vCPU count yet).
+ * The incoming workload: `ferry-workload --incoming --vm-id ID --ram BYTES --vcpus N --agent-socket
+ * SOCK --control DIR/incoming-ID.sock LAUNCH_ARGS...` from $FERRY_WORKLOAD_BIN, else ferry-workload
+ * next to the agent's executable. N and LAUNCH_ARGS are PrepareDestination's vcpus and
+ * launch_args, which the coordinator copies from the source's Inventory Vm (the source workload
+ * reported them at registration, workload_ipc.h). Launch arguments may only be --dirty-rate,
+ * --pattern, --seed, --thp, --log-level and their values. Before its `start` the workload exits
+ * when its registration connection closes, so a killed agent leaves no incoming VM behind.
  */
 #ifndef FERRY_MIGRATION_DEST_H
 #define FERRY_MIGRATION_DEST_H
@@ -32,9 +35,11 @@
 
 #define FERRY_DEST_REGISTER_TIMEOUT_MS 10000u /* incoming workload up and registered */
 
-/* Starts the incoming workload for m->vm_id with ram_bytes, registering at `vm_socket`. m->dst is
+/* Starts the incoming workload for m->vm_id with ram_bytes, vcpus and launch_args (checked: see
+ * above; -EINVAL with the reason), registering at `vm_socket`. m->dst is
  * set on success. -errno with the reason in err. */
-int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, const char *vm_socket, uint64_t now_ms,
+int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, uint32_t vcpus,
+				 char *const *launch_args, size_t n_launch_args, const char *vm_socket, uint64_t now_ms,
 				 char *err, size_t errlen);
 
 /* A STREAM_HELLO for m arrived on `fd`. Returns 0 (fd taken: welcomed, its receiver runs) or a

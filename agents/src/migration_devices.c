@@ -22,6 +22,17 @@ int ferry_mig_devices_cutover(struct ferry_mig_device_hooks *d, char *err, size_
 	return 0;
 }
 
+int ferry_mig_devices_resuming(struct ferry_mig_device_hooks *d, char *err, size_t errlen)
+{
+	for (d->started = 0; d->started < d->n; d->started++) {
+		struct ferry_mig_device_hook *h = &d->hooks[d->started];
+		int rc = h->resuming ? h->resuming(h->ctx, err, errlen) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int ferry_mig_devices_resume(struct ferry_mig_device_hooks *d, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < d->n; i++) {

@@ -128,10 +128,11 @@ static int prepare_destination(struct ferry_migration_manager *mm, const Ferry__
 		snprintf(msg, cap, "too many migrations on this host");
 		return CODE(UNSUPPORTED);
 	}
-	rc = ferry_migration_dest_prepare(m, p->ram_bytes, mm->vm_socket, now_ms, msg, cap);
+	rc = ferry_migration_dest_prepare(m, p->ram_bytes, p->vcpus, p->launch_args, p->n_launch_args, mm->vm_socket,
+					  now_ms, msg, cap);
 	if (rc) {
 		release(m);
-		return CODE(INTERNAL);
+		return rc == -EINVAL ? CODE(BAD_MESSAGE) : CODE(INTERNAL);
 	}
 	return 0;
 }

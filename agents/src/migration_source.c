@@ -55,13 +55,31 @@ static int workload_base(const char *control, uint64_t ram_bytes, uint64_t *base
 	return 0;
 }
 
-static void source_release(struct ferry_migration_source *s)
+/* Channel sockets have one owner, the worker (or, before it starts, the event loop): only the
+ * owner closes them, and it does so under m->lock so that another thread's shutdown() (abort), also
+ * under m->lock, never lands on a descriptor number the kernel already reused. */
+static void close_channels(struct ferry_migration_source *s)
 {
+	pthread_mutex_lock(&s->m->lock);
 	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++) {
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);
 		s->fds[i] = -1;
 	}
+	pthread_mutex_unlock(&s->m->lock);
+}
+
+/* Wakes whoever blocks on a channel; from any thread, the fds stay open. Caller holds m->lock. */
+static void shutdown_channels_locked(struct ferry_migration_source *s)
+{
+	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
+		if (s->fds[i] >= 0)
+			shutdown(s->fds[i], SHUT_RDWR);
+}
+
+static void source_release(struct ferry_migration_source *s)
+{
+	close_channels(s);
 	ferry_dirty_tracker_close(s->tracker);
 	s->tracker = NULL;
 	if (s->ram)
@@ -90,6 +108,8 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 	pthread_mutex_init(&s->bucket_lock, NULL);
 	const char *fault = getenv("FERRY_TEST_CORRUPT_BATCH");
 	s->corrupt_batch = fault ? strtoull(fault, NULL, 10) : 0;
+	const char *vfault = getenv("FERRY_TEST_CORRUPT_VCPU_STATE");
+	s->corrupt_vcpu_state = vfault && strcmp(vfault, "1") == 0;
 
 	int rc = workload_base(s->control_path, s->ram_bytes, &s->base, err, errlen);
 	if (rc)
@@ -138,9 +158,15 @@ static int connect_channels(struct ferry_migration_source *s, char *err, size_t 
 {
 	struct ferry_migration *m = s->m;
 	for (unsigned i = 0; i < s->n_channels; i++) {
-		int rc = ferry_net_connect(s->destination, FERRY_STREAM_IO_TIMEOUT_MS, &s->fds[i]);
+		int fd = -1;
+		int rc = ferry_net_connect(s->destination, FERRY_STREAM_IO_TIMEOUT_MS, &fd);
+		pthread_mutex_lock(&m->lock);
+		s->fds[i] = rc ? -1 : fd;
+		bool aborted = s->abort;
+		if (aborted && !rc)
+			shutdown(fd, SHUT_RDWR); /* an abort that came while we connected */
+		pthread_mutex_unlock(&m->lock);
 		if (rc) {
-			s->fds[i] = -1;
 			ferry_errbuf_set(err, errlen, "channel %u: cannot connect to %s: %s", i, s->destination,
 					 strerror(-rc));
 			return rc;
@@ -341,12 +367,19 @@ static void *worker_main(void *arg)
 	report(s, round, &st, 0, 0, 0, downtime_us);
 	goto out;
 fail:
-	if (ferry__source_aborted(s) && code != FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED) {
+	if (ferry__source_aborted(s)) {
+		/* What the channels saw (a socket we shut down ourselves) is only the echo of the abort. */
+		char seen[FERRY_MIG_ERROR_MAX / 2];
+		ferry_errbuf_set(seen, sizeof seen, "%s", err);
+		pthread_mutex_lock(&m->lock);
+		ferry_errbuf_set(err, sizeof err, "aborted by the coordinator: %s (in round %u: %s)",
+				 s->abort_reason[0] ? s->abort_reason : "no reason given", round, seen);
+		pthread_mutex_unlock(&m->lock);
 		code = FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED;
 	}
-	for (unsigned i = 0; i < s->n_channels; i++)
-		if (s->fds[i] >= 0)
-			shutdown(s->fds[i], SHUT_RDWR);
+	pthread_mutex_lock(&m->lock);
+	shutdown_channels_locked(s);
+	pthread_mutex_unlock(&m->lock);
 	ferry_mig_devices_rollback(&s->devices);
 	if (frozen) {
 		char terr[200];
@@ -431,19 +464,18 @@ void ferry_migration_source_abort(struct ferry_migration *m, const char *reason)
 {
 	struct ferry_migration_source *s = m->src;
 	pthread_mutex_lock(&m->lock);
+	if (!s->abort)
+		snprintf(s->abort_reason, sizeof s->abort_reason, "%s", reason ? reason : "");
 	s->abort = true;
+	/* Wake a worker blocked on a channel; it rolls back and reports. Under the lock the worker
+	 * cannot be closing these fds (close_channels), and closed ones read -1. */
+	if (s->worker_started)
+		shutdown_channels_locked(s);
 	pthread_mutex_unlock(&m->lock);
 	if (!s->worker_started) {
 		ferry_migration_fire(m, FERRY_MIG_EV_ABORT, FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED, reason);
 		source_release(s);
-		return;
 	}
-	if (atomic_load(&s->worker_done))
-		return; /* over already: nothing to wake, and its channels are closed */
-	/* Wake a worker blocked on a channel; it rolls back and reports. */
-	for (unsigned i = 0; i < s->n_channels; i++)
-		if (s->fds[i] >= 0)
-			shutdown(s->fds[i], SHUT_RDWR);
 }
 
 void ferry_migration_source_free(struct ferry_migration *m)

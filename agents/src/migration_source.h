@@ -14,13 +14,14 @@
  *
  * Cutover: the workload's vCPUs freeze (its control socket: `freeze`), the devices go to
  * STOP_COPY (migration_devices.h), the last harvest is sent as the final round, the vCPU state
- * (`export`) travels as a DEVICE_CHUNK of device FERRY_STREAM_VCPU_DEVICE on channel 0, then the
+ * (`export`) travels as a VCPU_STATE frame {vcpus, state, state_crc32c} on channel 0, then the
  * source waits for RESUME_CONFIRM on channel 0. On the confirm the workload is told to `quit`
  * (released); downtime = freeze time here -> vCPU start on the destination (Unix ns clocks of both
  * hosts, which must be synchronised).
  *
  * Test-only fault: FERRY_TEST_CORRUPT_BATCH=N in the agent's environment flips one payload byte of
- * the N-th PAGE_BATCH of every migration after its checksum was computed (a corrupted batch).
+ * the N-th PAGE_BATCH of every migration after its checksum was computed (a corrupted batch);
+ * FERRY_TEST_CORRUPT_VCPU_STATE=1 flips one byte of the vCPU state after its checksum.
  */
 #ifndef FERRY_MIGRATION_SOURCE_H
 #define FERRY_MIGRATION_SOURCE_H
@@ -35,9 +36,7 @@
 #define FERRY_STREAM_CHUNK_PAGES 512u          /* one batch at most: 2 MiB of 4 KiB pages */
 #define FERRY_STREAM_IO_TIMEOUT_MS 10000       /* no progress on a channel for this long: failed */
 #define FERRY_STREAM_CONFIRM_TIMEOUT_MS 30000  /* final round acknowledged -> ResumeConfirm */
-#define FERRY_STREAM_VCPU_DEVICE "ferry.vcpu"  /* DeviceChunk id of the workload's vCPU state */
-#define FERRY_STREAM_VCPU_DEVICE_ID FERRY_STREAM_VCPU_DEVICE
-#define FERRY_STREAM_DEFAULT_CHANNELS 2u       /* see docs: measured on loopback */
+#define FERRY_STREAM_DEFAULT_CHANNELS 2u       /* docs/benchmarks.md: 2 beat 1 and 4 on loopback */
 
 /* Prepares a source for VM `vm` (registered mode=run): asks the workload for its RAM address
  * (`attach`), maps its memfd, opens the dirty tracker. -errno with the reason in err (e.g.

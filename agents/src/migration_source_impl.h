@@ -32,11 +32,13 @@ struct ferry_migration_source {
 	struct ferry_mig_policy policy;
 	bool force_cutover;
 	bool abort;
+	char abort_reason[FERRY_MIG_ERROR_MAX / 2]; /* the Abort command's reason */
 	/* The bandwidth cap, shared by the channel threads. */
 	pthread_mutex_t bucket_lock;
 	struct ferry_token_bucket bucket;
 	atomic_uint_fast64_t batches_sent; /* over the whole migration, for the test fault */
 	uint64_t corrupt_batch;            /* FERRY_TEST_CORRUPT_BATCH, 0 = off */
+	bool corrupt_vcpu_state;           /* FERRY_TEST_CORRUPT_VCPU_STATE=1 */
 	pthread_t worker;
 	bool worker_started;
 	atomic_bool worker_done;
@@ -50,7 +52,8 @@ struct ferry_round_stats {
 
 /* Sends the pages set in `bm` as round `round` over every channel, in parallel; each channel ends
  * with END_OF_ROUND (final: the stop-and-copy round) and waits for its ROUND_ACK. `vcpu_state`
- * (final round only, may be NULL) goes as a DEVICE_CHUNK on channel 0 before its END_OF_ROUND.
+ * (final round only, may be NULL; the `export` reply from "vcpus=" on) goes as a VCPU_STATE frame
+ * on channel 0 before its END_OF_ROUND.
  * 0, or a negative error with *code (ferry.v1.ErrorCode) and the reason in err. */
 int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry_dirty_bitmap *bm, uint32_t round,
 			    bool final, const char *vcpu_state, struct ferry_round_stats *stats, int *code, char *err,

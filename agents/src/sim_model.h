@@ -11,7 +11,8 @@
  * - Data sessions are numbered (a stand-in for the data_fd): reads/writes name the session, and
  *   one that has ended or was killed by reset answers -ENODEV, as mtty/mlx5 dead fds do.
  * - The device's internal state (state_bytes of it) changes while it runs (RUNNING, RUNNING_P2P,
- *   PRE_COPY, PRE_COPY_P2P) at change_bytes_per_sec, and it DMA-writes into the guest memory it is
+ *   PRE_COPY, PRE_COPY_P2P) at change_bytes_per_sec, one whole stream block per update (so the
+ *   pre-copy data it makes follows that rate), and it DMA-writes into the guest memory it is
  *   attached to at dma_bytes_per_sec; both are driven by advance(elapsed_ns) and a seeded PRNG, so
  *   the same seed and the same advances give the same bytes.
  * - Saving: a PRE_COPY read returns -ENOMSG when nothing is pending right now; STOP_COPY ends the

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #define NS_PER_SEC UINT64_C(1000000000)
-#define CHANGE_UNIT 8u /* the state changes a u64 at a time */
 #define DMA_UNIT 64u   /* one DMA write is a cache line */
 #define DMA_MAX_PER_ADVANCE (UINT64_C(64) << 20)
 
@@ -29,16 +28,23 @@ static uint64_t take_units(unsigned __int128 *acc, uint64_t rate, uint64_t ns, u
 	return units > max ? max : (uint64_t)units;
 }
 
-static void change_state(struct ferry_sim_model *m, uint64_t words)
+/* The device's state changes one whole structure at a time: an update rewrites one stream block
+ * (FERRY_SIM_BLOCK_SIZE bytes), so changing R bytes a second is R / block_size discrete updates and
+ * makes about R bytes of pre-copy data. (Scattering single u64s at random made every 8-byte change
+ * re-send a whole 4 KiB block: 64 KiB/s of changes became ~33 MB/s of dirty data and, changing
+ * between any two reads, never let a reader slower than ~300 us per read see -ENOMSG.) */
+static void change_state(struct ferry_sim_model *m, uint64_t updates)
 {
-	uint64_t size = m->cfg.state_bytes;
-	for (uint64_t i = 0; i < words; i++) {
-		uint64_t off = (ferry__sim_rand(m) % size) & ~(uint64_t)(CHANGE_UNIT - 1);
-		uint64_t v = ferry__sim_rand(m);
-		uint64_t n = size - off < CHANGE_UNIT ? size - off : CHANGE_UNIT;
-		memcpy(m->bytes + off, &v, (size_t)n);
+	uint64_t size = m->cfg.state_bytes, blocks = ferry_sim_blocks(size);
+	for (uint64_t i = 0; i < updates; i++) {
+		uint64_t off = (ferry__sim_rand(m) % blocks) * FERRY_SIM_BLOCK_SIZE;
+		uint64_t len = size - off < FERRY_SIM_BLOCK_SIZE ? size - off : FERRY_SIM_BLOCK_SIZE;
+		for (uint64_t w = 0; w < len; w += 8) {
+			uint64_t v = ferry__sim_rand(m);
+			memcpy(m->bytes + off + w, &v, (size_t)(len - w < 8 ? len - w : 8));
+		}
 		if (m->session && m->saving)
-			ferry_sim_saver_note_change(&m->saver, off, n);
+			ferry_sim_saver_note_change(&m->saver, off, len);
 	}
 }
 
@@ -60,9 +66,9 @@ void ferry_sim_model_advance(struct ferry_sim_model *m, uint64_t elapsed_ns)
 	if (!ferry__sim_running(m->state))
 		return; /* STOP, STOP_COPY, RESUMING, ERROR: no DMA, no internal change */
 	/* Bounded work per call: a device cannot change more than its whole state a few times over. */
-	uint64_t words = take_units(&m->change_acc, m->cfg.change_bytes_per_sec, elapsed_ns, CHANGE_UNIT,
-				    4 * (m->cfg.state_bytes / CHANGE_UNIT + 1));
-	change_state(m, words);
+	uint64_t updates = take_units(&m->change_acc, m->cfg.change_bytes_per_sec, elapsed_ns, FERRY_SIM_BLOCK_SIZE,
+				      4 * ferry_sim_blocks(m->cfg.state_bytes));
+	change_state(m, updates);
 	if (m->mem && m->mem_len >= DMA_UNIT) {
 		uint64_t lines = take_units(&m->dma_acc, m->cfg.dma_bytes_per_sec, elapsed_ns, DMA_UNIT,
 					    DMA_MAX_PER_ADVANCE / DMA_UNIT);

@@ -93,7 +93,10 @@ static int io_fail(struct channel_job *j, int rc, const char *step)
 	if ((rc == -EPIPE || rc == -ECONNRESET) && peer_error(j))
 		return j->rc;
 	char what[160];
-	snprintf(what, sizeof what, "%s: %s", step, ferry_wire_strerror(rc));
+	if (rc == -EPIPE || rc == -ECONNRESET) /* the migration's most likely failure: say it plainly */
+		snprintf(what, sizeof what, "%s: the destination closed the channel (%s)", step, ferry_wire_strerror(rc));
+	else
+		snprintf(what, sizeof what, "%s: %s", step, ferry_wire_strerror(rc));
 	return fail(j, rc, rc == -ETIMEDOUT ? FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT
 					    : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, what);
 }
@@ -160,17 +163,29 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	return 0;
 }
 
+/* The frozen vCPUs as one VCPU_STATE frame: j->vcpu_state is the workload's `export` reply from
+ * "vcpus=" on; the frame carries N and the BLOB, CRC-checked by the destination. Its length, or <0. */
 static int send_vcpu_state(struct channel_job *j)
 {
-	Ferry__V1__DeviceChunk c = FERRY__V1__DEVICE_CHUNK__INIT;
-	c.device_id = FERRY_STREAM_VCPU_DEVICE;
-	c.round = j->round;
-	c.stop_copy = true;
-	c.end_of_stream = true;
-	size_t len = strlen(j->vcpu_state);
-	c.payload_crc32c = ferry_crc32c(0, j->vcpu_state, len);
-	int rc = ferry_stream_send(j->s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK, &c.base,
-				   j->vcpu_state, (uint32_t)len, FERRY_STREAM_IO_TIMEOUT_MS);
+	char blob[FERRY_WORKLOAD_IPC_LINE_MAX];
+	uint64_t vcpus = 0;
+	if (ferry_workload_ipc_field_u64(j->vcpu_state, "vcpus", &vcpus) || vcpus == 0 || vcpus > UINT32_MAX ||
+	    ferry_workload_ipc_field_str(j->vcpu_state, "state", blob, sizeof blob))
+		return fail(j, -EPROTO, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL,
+			    "the workload's vCPU state has no vcpus= or state=");
+	size_t len = strlen(blob);
+	Ferry__V1__VcpuState v = FERRY__V1__VCPU_STATE__INIT;
+	v.vcpus = (uint32_t)vcpus;
+	v.state.data = (uint8_t *)blob;
+	v.state.len = len;
+	v.state_crc32c = ferry_crc32c(0, blob, len);
+	if (j->s->corrupt_vcpu_state) {
+		blob[len / 2] ^= 0x01; /* after the checksum: FERRY_TEST_CORRUPT_VCPU_STATE */
+		ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: corrupting the vCPU state\" migration_id=%s",
+			  j->s->m->id);
+	}
+	int rc = ferry_stream_send(j->s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_VCPU_STATE, &v.base, NULL, 0,
+				   FERRY_STREAM_IO_TIMEOUT_MS);
 	return rc ? io_fail(j, rc, "sending the vCPU state") : (int)len;
 }
 
@@ -203,7 +218,7 @@ static void *channel_main(void *arg)
 {
 	struct channel_job *j = arg;
 	struct ferry_migration_source *s = j->s;
-	uint64_t seq = 0, device_bytes = 0;
+	uint64_t seq = 0, device_bytes = 0; /* device state travels elsewhere; the vCPU state is not device bytes */
 	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
 	if (!j->buf) {
 		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
@@ -220,12 +235,8 @@ static void *channel_main(void *arg)
 		if (send_region(j, first, end, &seq))
 			goto out;
 	}
-	if (j->final && j->index == 0 && j->vcpu_state) {
-		int n = send_vcpu_state(j);
-		if (n < 0)
-			goto out;
-		device_bytes = (uint64_t)n;
-	}
+	if (j->final && j->index == 0 && j->vcpu_state && send_vcpu_state(j) < 0)
+		goto out;
 	Ferry__V1__EndOfRound e = FERRY__V1__END_OF_ROUND__INIT;
 	e.round = j->round;
 	e.channel_index = j->index;

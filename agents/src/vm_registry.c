@@ -72,6 +72,9 @@ int ferry_vm_registry_add(struct ferry_vm_registry *r, const struct ferry_vm_reg
 		if (e->used)
 			continue;
 		*e = (struct ferry_vm_entry){.used = true, .reg = *reg, .memfd = memfd, .uffd = uffd, .owner = owner};
+		memcpy(e->launch_words, reg->launch, sizeof e->launch_words);
+		e->launch_words[sizeof e->launch_words - 1] = '\0';
+		e->n_launch_args = ferry_workload_ipc_launch_split(e->launch_words, e->launch_args, FERRY_VM_LAUNCH_ARGS_MAX);
 		r->count++;
 		return 0;
 	}

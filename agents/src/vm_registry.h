@@ -27,6 +27,9 @@ struct ferry_vm_entry {
 	uint64_t owner; /* the registration connection */
 	bool started;   /* incoming VM: the workload answered `start` with "ok started" */
 	char start_answer[160]; /* incoming VM: the workload's answer to `start`, "" before */
+	char launch_words[FERRY_VM_LAUNCH_TEXT_MAX];     /* reg.launch split at its commas */
+	char *launch_args[FERRY_VM_LAUNCH_ARGS_MAX];     /* into launch_words, for the Inventory */
+	size_t n_launch_args;
 };
 
 struct ferry_vm_registry {

@@ -264,13 +264,51 @@ static int valid_control_path(const char *path)
 	return 1;
 }
 
+static int is_launch_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._:/=+-", c);
+}
+
+int ferry_workload_ipc_launch_valid(const char *launch)
+{
+	size_t n = strlen(launch), words = 1;
+	if (n == 0)
+		return 1; /* no launch arguments */
+	if (n >= FERRY_VM_LAUNCH_TEXT_MAX || launch[0] == ',' || launch[n - 1] == ',')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (launch[i] == ',') {
+			if (launch[i + 1] == ',')
+				return 0; /* an empty word */
+			words++;
+		} else if (!is_launch_char(launch[i])) {
+			return 0;
+		}
+	}
+	return words <= FERRY_VM_LAUNCH_ARGS_MAX;
+}
+
+size_t ferry_workload_ipc_launch_split(char *launch, char **words, size_t max)
+{
+	size_t n = 0;
+	if (!launch[0])
+		return 0;
+	for (char *w = launch; w && n < max;) {
+		words[n++] = w;
+		w = strchr(w, ',');
+		if (w)
+			*w++ = '\0';
+	}
+	return n;
+}
+
 int ferry_workload_ipc_format_register(const struct ferry_vm_registration *r, char *line, size_t cap)
 {
-	if (!valid_vm_id(r->vm_id) || !valid_control_path(r->control))
+	if (!valid_vm_id(r->vm_id) || !valid_control_path(r->control) || !ferry_workload_ipc_launch_valid(r->launch))
 		return -EINVAL;
-	int n = snprintf(line, cap, "register vm=%s vcpus=%u ram_bytes=%" PRIu64 " page_size=%u pid=%d control=%s mode=%s\n",
+	int n = snprintf(line, cap, "register vm=%s vcpus=%u ram_bytes=%" PRIu64 " page_size=%u pid=%d control=%s mode=%s%s%s\n",
 			 r->vm_id, r->vcpus, r->ram_bytes, r->page_size, (int)r->pid, r->control,
-			 r->incoming ? "incoming" : "run");
+			 r->incoming ? "incoming" : "run", r->launch[0] ? " launch=" : "", r->launch);
 	return n < 0 || (size_t)n >= cap ? -EINVAL : 0;
 }
 
@@ -324,6 +362,15 @@ int ferry_workload_ipc_parse_register(const char *line, struct ferry_vm_registra
 		return -EINVAL;
 	}
 	out->incoming = strcmp(mode, "incoming") == 0;
+	rc = ferry_workload_ipc_field_str(line, "launch", out->launch, sizeof out->launch);
+	if (rc == -ENOENT) {
+		out->launch[0] = '\0'; /* optional: a workload without launch arguments */
+	} else if (rc || !ferry_workload_ipc_launch_valid(out->launch)) {
+		ferry_errbuf_set(err, errlen,
+				 "register: launch= must be 1..%u words of [A-Za-z0-9._:/=+-] joined by ',' (< %u bytes)",
+				 FERRY_VM_LAUNCH_ARGS_MAX, FERRY_VM_LAUNCH_TEXT_MAX);
+		return -EINVAL;
+	}
 	uint64_t vcpus, bytes, page, pid;
 	if (decimal_field(line, "vcpus", 1, FERRY_WORKLOAD_MAX_VCPUS, &vcpus, err, errlen) ||
 	    decimal_field(line, "ram_bytes", 1, UINT64_MAX, &bytes, err, errlen) ||

@@ -28,8 +28,14 @@
  *    --vm-socket). The workload connects and keeps the connection for its whole life: when it
  *    closes (the workload exited), the agent unregisters the VM. First line, from the workload:
  *
- *   register vm=ID vcpus=N ram_bytes=N page_size=4096 pid=N control=PATH mode=run|incoming
+ *   register vm=ID vcpus=N ram_bytes=N page_size=4096 pid=N control=PATH mode=run|incoming [launch=ARGS]
  *     ID: 1..127 of [A-Za-z0-9._:-]; PATH: the control socket, no spaces, < 108 bytes.
+ *     ARGS (optional): how the workload was configured, minus identity, memory, vCPU count and
+ *     incoming flags, as command-line words joined by ',' (each word 1+ of [A-Za-z0-9._:/=+-], at
+ *     most FERRY_VM_LAUNCH_ARGS_MAX words, < FERRY_VM_LAUNCH_TEXT_MAX bytes), e.g.
+ *     launch=--dirty-rate,2000,--pattern,uniform,--seed,5. The agent reports the words as the VM's
+ *     Inventory launch_args; a coordinator copies them (and vcpus) into PrepareDestination, and the
+ *     destination agent starts its incoming workload with them.
  *     mode=run: SCM_RIGHTS carries the guest-RAM memfd, then a fresh userfaultfd for that memory.
  *     mode=incoming (a migration destination): no fds; the agent creates guest RAM.
  *   -> ok registered vm=ID               (mode=run)
@@ -96,6 +102,8 @@ int ferry_workload_ipc_attach(int fd, struct ferry_workload_attach *out, int tim
 /* The `register` line's fields. */
 #define FERRY_VM_ID_MAX 128u
 #define FERRY_VM_CONTROL_PATH_MAX 108u /* sizeof sockaddr_un.sun_path */
+#define FERRY_VM_LAUNCH_ARGS_MAX 16u
+#define FERRY_VM_LAUNCH_TEXT_MAX 256u
 struct ferry_vm_registration {
 	char vm_id[FERRY_VM_ID_MAX];
 	uint32_t vcpus;
@@ -104,7 +112,13 @@ struct ferry_vm_registration {
 	pid_t pid;
 	char control[FERRY_VM_CONTROL_PATH_MAX];
 	int incoming; /* mode=incoming */
+	char launch[FERRY_VM_LAUNCH_TEXT_MAX]; /* launch= words joined by ',', "" for none */
 };
+
+/* Whether `launch` is a well-formed launch= value ("" is: no arguments). */
+int ferry_workload_ipc_launch_valid(const char *launch);
+/* Splits a valid launch= value in place at its commas; the word count (0 for ""). */
+size_t ferry_workload_ipc_launch_split(char *launch, char **words, size_t max);
 
 /* Writes the `register` line (with its '\n'). 0, or -EINVAL for an id or path the line cannot carry. */
 int ferry_workload_ipc_format_register(const struct ferry_vm_registration *r, char *line, size_t cap);

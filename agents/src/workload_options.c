@@ -96,6 +96,18 @@ int ferry_workload_parse_pattern(const char *s, enum ferry_workload_pattern *pat
 	return -EINVAL;
 }
 
+int ferry_workload_options_launch(const struct ferry_workload_config *c, char *out, size_t cap)
+{
+	char pattern[48];
+	if (c->pattern == FERRY_WORKLOAD_HOT)
+		snprintf(pattern, sizeof pattern, "hot:%lluKiB", (unsigned long long)(c->hot_bytes / 1024));
+	else
+		snprintf(pattern, sizeof pattern, "%s", c->pattern == FERRY_WORKLOAD_SWEEP ? "sweep" : "uniform");
+	int n = snprintf(out, cap, "--dirty-rate,%llu,--pattern,%s,--seed,%llu%s", (unsigned long long)c->dirty_rate_pages,
+			 pattern, (unsigned long long)c->seed, c->thp ? ",--thp" : "");
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]\n"

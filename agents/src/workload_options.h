@@ -44,6 +44,11 @@ int ferry_workload_parse_rate(const char *s, uint64_t *pages_per_s);
 /* "uniform", "sweep", "hot:N" -> pattern and hot-set bytes. */
 int ferry_workload_parse_pattern(const char *s, enum ferry_workload_pattern *pattern, uint64_t *hot_bytes);
 
+/* The launch words of `c` (workload_ipc.h, register's launch=): dirty rate, pattern, seed and
+ * --thp, joined by ',', so that a destination started with them (plus --vcpus, --ram and its
+ * identity) runs the same VM. 0, or -ENOSPC when cap is too small. */
+int ferry_workload_options_launch(const struct ferry_workload_config *c, char *out, size_t cap);
+
 /* Parses argv. 0, 1 if --help was asked (usage printed), or -EINVAL with the reason in err. */
 int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_options *out, char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "sim_model.h"
+#include "sim_stream.h"
 
 static const uint32_t flag_sets[] = {
 	FERRY_MIG_FLAG_STOP_COPY,
@@ -373,5 +374,82 @@ FERRY_TEST(sim_model_without_saving_layout_needs_nothing)
 	EXPECT_EQ_INT(ferry_sim_model_set_state(m, PC, &s), 0);
 	EXPECT_EQ_INT(ferry_sim_model_complete_saving_layout(m, 0), 0);
 	EXPECT_EQ_INT(ferry_sim_model_complete_saving_layout(m, 1), -EOPNOTSUPP);
+	ferry_sim_model_destroy(m);
+}
+
+/* The regression behind a hang in test_sim_backend: every u64 changed at a random place re-sent a
+ * whole 4 KiB block, so a device changing 64 KiB/s made ~33 MB/s of pre-copy data and a reader
+ * slower than ~300 us per 10000-byte read never saw -ENOMSG. Pre-copy data must follow the change
+ * rate (at block granularity) and never exceed the state, however time advances. */
+#define RATE_STATE_BYTES (64u * 1024)
+#define RATE_BYTES_PER_SEC (64u * 1024)
+
+static struct ferry_sim_model *make_running(uint64_t state_bytes, uint64_t change_rate, uint64_t *sess)
+{
+	struct ferry_sim_config c = base_config(FERRY_MIG_FLAG_STOP_COPY | FERRY_MIG_FLAG_PRE_COPY);
+	c.state_bytes = state_bytes;
+	c.change_bytes_per_sec = change_rate;
+	struct ferry_sim_model *m = make(&c);
+	EXPECT_EQ_INT(ferry_sim_model_set_state(m, PC, sess), 0);
+	uint8_t buf[16384];
+	while (ferry_sim_model_read(m, *sess, buf, sizeof buf) > 0) /* the initial pass */
+		;
+	return m;
+}
+
+FERRY_TEST(sim_model_precopy_data_follows_the_change_rate)
+{
+	uint64_t sess;
+	struct ferry_sim_model *m = make_running(RATE_STATE_BYTES, RATE_BYTES_PER_SEC, &sess);
+	const uint64_t record = FERRY_SIM_RECORD_HEAD + FERRY_SIM_BLOCK_SIZE;
+	/* 1 ms at 64 KiB/s changes 64 bytes: at most the one or two blocks that run touches. */
+	for (int i = 0; i < 50; i++) {
+		struct ferry_precopy_info pi;
+		ferry_sim_model_advance(m, 1000000);
+		EXPECT_EQ_INT(ferry_sim_model_precopy_info(m, sess, &pi), 0);
+		EXPECT(pi.dirty_bytes <= 2 * record);
+		uint8_t buf[16384];
+		while (ferry_sim_model_read(m, sess, buf, sizeof buf) > 0)
+			;
+	}
+	/* 1 s changes 64 KiB: 16 blocks' worth, plus the run in progress. */
+	struct ferry_precopy_info pi;
+	ferry_sim_model_advance(m, 1000000000);
+	EXPECT_EQ_INT(ferry_sim_model_precopy_info(m, sess, &pi), 0);
+	EXPECT(pi.dirty_bytes <= 17 * record);
+	ferry_sim_model_destroy(m);
+}
+
+FERRY_TEST(sim_model_slow_reader_still_drains_precopy)
+{
+	/* A reader taking 1 ms per 10000-byte read (a loaded machine, strace) must reach -ENOMSG. */
+	uint64_t sess;
+	struct ferry_sim_model *m = make_running(RATE_STATE_BYTES, RATE_BYTES_PER_SEC, &sess);
+	ferry_sim_model_advance(m, 50000000); /* a gap first: 50 ms of changes */
+	ssize_t r = 1;
+	int reads = 0;
+	uint8_t buf[10000];
+	while (reads < 10000 && (r = ferry_sim_model_read(m, sess, buf, sizeof buf)) > 0) {
+		reads++;
+		ferry_sim_model_advance(m, 1000000);
+	}
+	EXPECT_EQ_INT(r, -ENOMSG);
+	EXPECT(reads < 100);
+	ferry_sim_model_destroy(m);
+}
+
+FERRY_TEST(sim_model_dirty_data_never_exceeds_the_state)
+{
+	uint64_t sess;
+	struct ferry_sim_model *m = make_running(3 * 4096 + 100, UINT64_C(1) << 30, &sess);
+	const uint64_t all_blocks = ferry_sim_blocks(3 * 4096 + 100) * FERRY_SIM_RECORD_HEAD + 3 * 4096 + 100;
+	for (int i = 0; i < 5; i++) {
+		struct ferry_precopy_info pi;
+		ferry_sim_model_advance(m, UINT64_C(3600) * 1000000000); /* an hour at 1 GiB/s */
+		EXPECT_EQ_INT(ferry_sim_model_precopy_info(m, sess, &pi), 0);
+		EXPECT_EQ_U64(pi.initial_bytes, 0);
+		EXPECT(pi.dirty_bytes <= all_blocks);
+		EXPECT(ferry_sim_model_stop_copy_size(m) <= ferry_sim_stream_full_bytes(3 * 4096 + 100));
+	}
 	ferry_sim_model_destroy(m);
 }

@@ -83,7 +83,7 @@ FERRY_TEST(sim_stream_precopy_initial_dirty_and_enomsg)
 	EXPECT_EQ_INT(ferry_sim_model_set_state(m, FERRY_MIG_PRE_COPY, &sess), 0);
 	got = (struct bytes){0};
 	EXPECT_EQ_INT(drain(m, sess, &got, 4096), -ENOMSG);
-	ferry_sim_model_advance(m, 1000000); /* 1 ms at 32 KiB/s: 4 u64 changes */
+	ferry_sim_model_advance(m, 125000000); /* 125 ms at 32 KiB/s: one block-sized update */
 	EXPECT_EQ_INT(ferry_sim_model_precopy_info(m, sess, &pi), 0);
 	EXPECT_EQ_U64(pi.initial_bytes, 0);
 	EXPECT(pi.dirty_bytes >= FERRY_SIM_RECORD_HEAD + 300);
@@ -128,9 +128,9 @@ static struct bytes migrate(struct ferry_sim_model *src)
 	struct bytes out = {0};
 	EXPECT_EQ_INT(ferry_sim_model_set_state(src, FERRY_MIG_PRE_COPY, &sess), 0);
 	EXPECT_EQ_INT(drain(src, sess, &out, 1500), -ENOMSG);
-	ferry_sim_model_advance(src, 2000000);
+	ferry_sim_model_advance(src, 200000000);
 	EXPECT_EQ_INT(drain(src, sess, &out, 1500), -ENOMSG);
-	ferry_sim_model_advance(src, 2000000); /* changes the last pass will carry */
+	ferry_sim_model_advance(src, 200000000); /* changes the last pass will carry */
 	EXPECT_EQ_INT(ferry_sim_model_set_state(src, FERRY_MIG_PRE_COPY_P2P, &s), 0);
 	EXPECT_EQ_INT(ferry_sim_model_set_state(src, FERRY_MIG_STOP_COPY, &s), 0);
 	EXPECT_EQ_INT(drain(src, sess, &out, 1500), 0);
@@ -264,9 +264,9 @@ FERRY_TEST(sim_stream_running_state_is_deterministic_per_seed)
 {
 	struct ferry_sim_model *a = make_dev(9, 100000), *b = make_dev(9, 100000), *c = make_dev(10, 100000);
 	for (int i = 0; i < 5; i++) {
-		ferry_sim_model_advance(a, 3000000);
-		ferry_sim_model_advance(b, 3000000);
-		ferry_sim_model_advance(c, 3000000);
+		ferry_sim_model_advance(a, 300000000);
+		ferry_sim_model_advance(b, 300000000);
+		ferry_sim_model_advance(c, 300000000);
 	}
 	EXPECT_EQ_INT(ferry_sim_model_state_crc(a), ferry_sim_model_state_crc(b));
 	EXPECT(ferry_sim_model_state_crc(a) != ferry_sim_model_state_crc(c));
