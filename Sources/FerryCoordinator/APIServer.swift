@@ -26,7 +26,9 @@ public enum APIServer {
 
     /// The routes, with store reads; store failures become 500 `internal` errors.
     /// Plan and migration routes (PlanRoutes) are served when the store also keeps plans.
-    public static func router(store: any HostStore, logger: Logger) -> Router<BasicRequestContext> {
+    public static func router(store: any HostStore, logger: Logger, migrations: MigrationSupervisor? = nil)
+        -> Router<BasicRequestContext>
+    {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(APIErrorMiddleware<BasicRequestContext>(logger: logger))
         router.get("/healthz") { _, _ in "ok" }
@@ -46,7 +48,12 @@ public enum APIServer {
             }
             return try JSONResponse.make(host)
         }
-        if let plans = store as? any PlanStore { PlanRoutes.add(to: router, hosts: store, plans: plans) }
+        if let plans = store as? any PlanStore {
+            PlanRoutes.add(to: router, hosts: store, plans: plans, supervisor: migrations)
+        }
+        if let runtime = store as? any PlanStore & MigrationRuntimeStore {
+            MigrationRoutes.add(to: router, store: runtime, supervisor: migrations)
+        }
         return router
     }
 
@@ -61,11 +68,11 @@ public enum APIServer {
     /// The Hummingbird application on `address`. `onRunning` gets the bound `IP:PORT` (the real
     /// port when 0 was asked for).
     public static func application(
-        address: ListenAddress, store: any HostStore, logger: Logger,
+        address: ListenAddress, store: any HostStore, logger: Logger, migrations: MigrationSupervisor? = nil,
         onRunning: @escaping @Sendable (String) async -> Void
     ) -> some ApplicationProtocol {
         Application(
-            router: router(store: store, logger: logger),
+            router: router(store: store, logger: logger, migrations: migrations),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "ferryd"),
             onServerRunning: { channel in
                 await onRunning(channel.localAddress.map(AgentConnection.hostPort) ?? "\(address)")

@@ -12,12 +12,14 @@ struct AgentConnection {
         case inputEnded
         case tick
         case evicted(EvictionReason)
+        case outbound(WireMessage)
     }
 
     /// Lets the registry drop this connection by posting an event to its loop.
     struct Handle: EvictableConnection {
         let continuation: AsyncStream<Event>.Continuation
         func evict(_ reason: EvictionReason) { continuation.yield(.evicted(reason)) }
+        func send(_ message: WireMessage) { continuation.yield(.outbound(message)) }
     }
 
     let id: ConnectionID
@@ -117,6 +119,10 @@ struct AgentConnection {
                 await drive(.tick(now: connection.clock.monotonicNow()), outbound: outbound, connection: connection)
             case .evicted(let reason):
                 await drive(.evicted(reason), outbound: outbound, connection: connection)
+            case .outbound(let message):
+                guard case .active = session.state else { break }
+                logger.debug("frame sent", metadata: ["type": "\(message.frameType.name)"])
+                await send(message, outbound: outbound, clock: connection.clock)
             }
         }
 
@@ -136,19 +142,19 @@ struct AgentConnection {
                         registration, connection: connection.id, remoteAddress: remoteAddress, handle: handle)
                     if decision == .accepted { registeredHost = registration.hostID }
                     pending.append(contentsOf: session.handle(.registered(decision)))
-                case .applyInventory(let inventory):
+                case .applyInventory(let inventory, let wire):
                     guard let host = registeredHost else { break }
                     let recorded = await connection.registry.applyInventory(
-                        inventory, hostID: host, connection: connection.id)
+                        inventory, wire: wire, hostID: host, connection: connection.id)
                     if !recorded { pending.append(contentsOf: session.handle(.evicted(.storeFailed("inventory")))) }
                 case .recordHeartbeat(let heartbeat):
                     guard let host = registeredHost else { break }
                     await connection.registry.recordHeartbeat(
                         freeMemoryBytes: heartbeat.freeMemoryBytes, hostID: host, connection: connection.id)
-                case .unhandled(let type):
-                    logger.debug("message not handled by this version", metadata: ["type": "\(type.name)"])
+                case .routeReport(let report):
                     if let host = registeredHost {
                         await connection.registry.noteActivity(hostID: host, connection: connection.id)
+                        await connection.registry.route(report, from: host, connection: connection.id)
                     }
                 case .close(let reason):
                     switch reason {

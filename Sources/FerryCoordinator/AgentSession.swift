@@ -60,11 +60,12 @@ public struct AgentSession: Sendable {
         case send(WireMessage)
         /// Ask the registry to register this host; answer with `.registered`.
         case register(Registration)
-        case applyInventory(HostInventory)
+        /// The converted inventory for the store, and the message as sent (launch args and device
+        /// details the destination of a migration needs).
+        case applyInventory(HostInventory, wire: Ferry_V1_Inventory)
         case recordHeartbeat(Ferry_V1_Heartbeat)
-        /// A valid agent message this coordinator does not act on yet (no migrations run in this
-        /// version); it still proves the agent alive.
-        case unhandled(Ferry_V1_FrameType)
+        /// A command result, progress or event about a migration, for its driver.
+        case routeReport(MigrationReport)
         /// Close the connection, after sending any `.send` before it.
         case close(CloseReason)
     }
@@ -156,14 +157,14 @@ public struct AgentSession: Sendable {
                     "inventory for host '\(inventory.hostID)' on the connection of '\(registration.hostID)'")
             }
             do {
-                return [.applyInventory(try HostInventory(wire: inventory))]
+                return [.applyInventory(try HostInventory(wire: inventory), wire: inventory)]
             } catch {
                 return reject(.badMessage, "inventory: \(error)")
             }
         case .error(let error):
             return close(.peerError(error.code, error.message))
         case .commandResult, .progress, .event:
-            return [.unhandled(message.frameType)]
+            return MigrationReport(message).map { [.routeReport($0)] } ?? []
         case .hello:
             return reject(.unexpectedMessage, "second hello on one connection")
         case .welcome, .command, .streamHello, .streamWelcome, .pageBatch, .deviceChunk, .endOfRound, .roundAck,

@@ -1,3 +1,4 @@
+import FerryWire
 /// Identifies one accepted agent connection for the life of the process, so a late event from a
 /// replaced connection cannot be mistaken for one from its successor.
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
@@ -8,7 +9,9 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "c\(rawValue)" }
 }
 
-/// The registry's way to drop a live connection without owning its socket.
+/// The registry's way to drop a live connection, or send a frame on it, without owning its socket.
 public protocol EvictableConnection: Sendable {
     func evict(_ reason: EvictionReason)
+    /// Queues a frame for the agent (commands); sent in order by the connection's loop.
+    func send(_ message: WireMessage)
 }

@@ -1,3 +1,4 @@
+import FerryModel
 import FerryStore
 import Foundation
 import Logging
@@ -9,12 +10,17 @@ public struct CoordinatorConfiguration: Sendable {
     public var agentsListen: ListenAddress
     public var apiListen: ListenAddress
     public var link: LinkSettings
+    public var schedulerLimits: SchedulerLimits
 
-    public init(dataDirectory: String, agentsListen: ListenAddress, apiListen: ListenAddress, link: LinkSettings) {
+    public init(
+        dataDirectory: String, agentsListen: ListenAddress, apiListen: ListenAddress, link: LinkSettings,
+        schedulerLimits: SchedulerLimits = .defaults
+    ) {
         self.dataDirectory = dataDirectory
         self.agentsListen = agentsListen
         self.apiListen = apiListen
         self.link = link
+        self.schedulerLimits = schedulerLimits
     }
 }
 
@@ -23,6 +29,8 @@ public struct CoordinatorConfiguration: Sendable {
 public final class Coordinator: Service {
     public let configuration: CoordinatorConfiguration
     public let registry: HostRegistry
+    /// Runs migrations when the store keeps plans (always in ferryd; not in host-only tests).
+    public let migrations: MigrationSupervisor?
     private let store: any HostStore
     private let clock: any CoordinatorClock
     private let logger: Logger
@@ -40,6 +48,13 @@ public final class Coordinator: Service {
         self.logger = logger
         self.onEndpoints = onEndpoints
         self.registry = HostRegistry(store: store, clock: clock, settings: configuration.link, logger: logger)
+        if let plans = store as? any PlanStore & MigrationRuntimeStore {
+            self.migrations = MigrationSupervisor(
+                context: DriverContext(store: plans, link: registry, clock: clock, logger: logger),
+                limits: configuration.schedulerLimits)
+        } else {
+            self.migrations = nil
+        }
     }
 
     public func run() async throws {
@@ -56,7 +71,10 @@ public final class Coordinator: Service {
             logger: logger)
         logger.info("listening for agents", metadata: ["address": "\(agents.localAddress)"])
 
-        let api = APIServer.application(address: configuration.apiListen, store: store, logger: logger) {
+        if let migrations { await registry.setReportSink(migrations) }
+        let api = APIServer.application(
+            address: configuration.apiListen, store: store, logger: logger, migrations: migrations
+        ) {
             [configuration, logger, onEndpoints] apiAddress in
             logger.info("API listening", metadata: ["address": "\(apiAddress)"])
             let endpoints = EndpointsFile(
@@ -81,6 +99,12 @@ public final class Coordinator: Service {
             group.addTask { [registry] in
                 await cancelWhenGracefulShutdown { await registry.runSweeps() }
                 try Self.expectShutdown("liveness sweep")
+            }
+            if let migrations {
+                group.addTask {
+                    await cancelWhenGracefulShutdown { await migrations.run() }
+                    try Self.expectShutdown("migration supervisor")
+                }
             }
             group.addTask {
                 try await api.run()

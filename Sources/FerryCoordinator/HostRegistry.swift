@@ -1,6 +1,7 @@
 import FerryModel
 import FerryStore
 import Foundation
+import FerryWire
 import Logging
 
 /// Which agents are connected right now, and the single writer of host liveness to the store.
@@ -19,6 +20,8 @@ public actor HostRegistry {
         var lastTouched: Duration
         /// What the store holds about the host, kept to avoid reading it back on each inventory.
         var host: HypervisorHost
+        /// The last inventory as the agent sent it: launch args and device details for migrations.
+        var wireInventory: Ferry_V1_Inventory?
     }
 
     private let store: any HostStore
@@ -26,6 +29,8 @@ public actor HostRegistry {
     private let settings: LinkSettings
     private let logger: Logger
     private var live: [String: LiveHost] = [:]
+    /// Where migration reports and link changes go (the migration supervisor); nil until set.
+    private var reportSink: (any MigrationReportSink)?
 
     public init(store: any HostStore, clock: any CoordinatorClock, settings: LinkSettings, logger: Logger) {
         self.store = store
@@ -116,8 +121,12 @@ public actor HostRegistry {
 
     /// Records a new inventory. Returns false if the store refused it; the caller then drops the
     /// connection so the agent redials and sends it again.
-    public func applyInventory(_ inventory: HostInventory, hostID: String, connection: ConnectionID) -> Bool {
+    public func applyInventory(
+        _ inventory: HostInventory, wire: Ferry_V1_Inventory? = nil, hostID: String, connection: ConnectionID
+    ) async -> Bool {
         guard var entry = live[hostID], entry.connection == connection else { return true }
+        let firstInventory = entry.wireInventory == nil
+        if let wire { entry.wireInventory = wire }
         let now = clock.monotonicNow()
         entry.host = entry.host.applying(inventory)
         entry.host.lastSeen = clock.wallNow()
@@ -133,6 +142,8 @@ public actor HostRegistry {
         logger.info(
             "inventory recorded",
             metadata: ["host": "\(hostID)", "devices": "\(inventory.devices.count)", "vms": "\(inventory.vms.count)"])
+        // The first inventory completes the (re)connection: drivers may send and query again.
+        if firstInventory && wire != nil, let sink = reportSink { await sink.hostConnected(hostID) }
         return true
     }
 
@@ -162,10 +173,19 @@ public actor HostRegistry {
     }
 
     /// The connection ended. If it was the host's current one, the host is unreachable now.
-    public func connectionClosed(hostID: String, connection: ConnectionID, reason: CloseReason) {
+    public func connectionClosed(hostID: String, connection: ConnectionID, reason: CloseReason) async {
         guard live[hostID]?.connection == connection else { return }
         live[hostID] = nil
         markUnreachable(hostID, reason: "\(reason)")
+        if let sink = reportSink { await sink.hostDisconnected(hostID) }
+    }
+
+    public func setReportSink(_ sink: any MigrationReportSink) { reportSink = sink }
+
+    /// Hands a migration report from the host's current connection to the supervisor.
+    public func route(_ report: MigrationReport, from hostID: String, connection: ConnectionID) async {
+        guard live[hostID]?.connection == connection, let sink = reportSink else { return }
+        await sink.deliver(report, from: hostID)
     }
 
     /// Marks unreachable and drops every host silent for more than heartbeat_miss_limit intervals.
@@ -180,6 +200,9 @@ public actor HostRegistry {
             entry.handle.evict(.silent(for: silence))
             markUnreachable(hostID, reason: "nothing received for \(silence)")
             marked.append(hostID)
+        }
+        if let sink = reportSink, !marked.isEmpty {
+            Task { for host in marked { await sink.hostDisconnected(host) } }
         }
         return marked.sorted()
     }
@@ -205,4 +228,22 @@ public actor HostRegistry {
         }
         logger.info("host unreachable", metadata: ["host": "\(hostID)", "reason": "\(reason)"])
     }
+}
+
+extension HostRegistry: AgentCommandLink {
+    public func send(_ command: Ferry_V1_Command, to hostID: String) -> Bool {
+        // Only once the agent's inventory arrived: before that it has not finished (re)connecting.
+        guard let entry = live[hostID], entry.wireInventory != nil else { return false }
+        entry.handle.send(.command(command))
+        return true
+    }
+
+    public func reportedVM(_ vmID: String, on hostID: String) -> (vm: Ferry_V1_Vm, devices: [Ferry_V1_Device])? {
+        guard let inventory = live[hostID]?.wireInventory, let vm = inventory.vms.first(where: { $0.vmID == vmID })
+        else { return nil }
+        let ids = Set(vm.deviceIds)
+        return (vm, inventory.devices.filter { ids.contains($0.id) })
+    }
+
+    public func isConnected(_ hostID: String) -> Bool { live[hostID]?.wireInventory != nil }
 }

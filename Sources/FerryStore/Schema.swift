@@ -9,7 +9,7 @@ import GRDB
 /// written by a newer ferryd and is refused (`StoreError.newerSchema`).
 public enum Schema {
     /// Every migration this build knows, oldest first.
-    public static let versions = ["v1", "v2", "v3"]
+    public static let versions = ["v1", "v2", "v3", "v4"]
 
     /// The migrator that owns the versions above.
     public static var migrator: DatabaseMigrator {
@@ -17,6 +17,7 @@ public enum Schema {
         migrator.registerMigration("v1", migrate: createHosts)
         migrator.registerMigration("v2", migrate: createHostInventory)
         migrator.registerMigration("v3", migrate: createPlansMigrationsEvents)
+        migrator.registerMigration("v4", migrate: createMigrationRuntime)
         return migrator
     }
 
@@ -166,6 +167,23 @@ public enum Schema {
                 CREATE INDEX events_by_migration ON events(migration_id, seq);
                 CREATE INDEX events_by_plan ON events(plan_id, seq);
                 CREATE INDEX events_by_time ON events(at);
+                """)
+    }
+
+    /// v4: per migration, what its driver needs after a restart (token, destination address, policy
+    /// in force, rollback under way) and the agents' latest progress numbers. One row per migration
+    /// that has started; written with each transition (runtime) or progress report (progress).
+    static func createMigrationRuntime(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE migration_runtime (
+                    migration_id  TEXT    NOT NULL PRIMARY KEY REFERENCES migrations(id),
+                    -- MigrationRuntime as FerryJSON.
+                    runtime       TEXT    NOT NULL CHECK (json_valid(runtime)),
+                    -- MigrationProgress as FerryJSON.
+                    progress      TEXT    NOT NULL CHECK (json_valid(progress)),
+                    updated_at    TEXT    NOT NULL
+                ) STRICT;
                 """)
     }
 

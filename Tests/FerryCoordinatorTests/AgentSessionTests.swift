@@ -164,7 +164,7 @@ import Testing
         inventory.cpuCount = 16
         inventory.dataAddress = "10.0.0.1:7101"
         let outputs = session.handle(.message(.inventory(inventory)))
-        #expect(outputs == [.applyInventory(try HostInventory(wire: inventory))])
+        #expect(outputs == [.applyInventory(try HostInventory(wire: inventory), wire: inventory)])
         // An inventory without host_id is taken as the connection's host.
         inventory.hostID = ""
         #expect(session.handle(.message(.inventory(inventory))).count == 1)
@@ -210,14 +210,14 @@ import Testing
     }
 
     @Test(
-        "active + progress, event, command result: not acted on yet, connection kept",
+        "active + progress, event, command result: routed to the migration, connection kept",
         arguments: [
             WireMessage.progress(Ferry_V1_Progress()), .event(Ferry_V1_Event()),
             .commandResult(Ferry_V1_CommandResult()),
         ])
     func unhandled(message: WireMessage) {
         var session = Self.session(in: .active)
-        #expect(session.handle(.message(message)) == [.unhandled(message.frameType)])
+        #expect(session.handle(.message(message)) == [.routeReport(MigrationReport(message)!)])
         #expect(!session.isClosed)
     }
 

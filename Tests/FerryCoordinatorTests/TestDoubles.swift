@@ -1,3 +1,4 @@
+import FerryWire
 import FerryCoordinator
 import FerryModel
 import FerryStore
@@ -99,6 +100,12 @@ final class RecordingConnection: EvictableConnection {
     var evictions: [EvictionReason] { reasons.withLock { $0 } }
 
     func evict(_ reason: EvictionReason) { reasons.withLock { $0.append(reason) } }
+
+    private let sentMessages = Mutex<[WireMessage]>([])
+
+    var sent: [WireMessage] { sentMessages.withLock { $0 } }
+
+    func send(_ message: WireMessage) { sentMessages.withLock { $0.append(message) } }
 }
 
 func makeHost(_ id: String, status: HostStatus, at date: Date = Date(timeIntervalSince1970: 1_700_000_000))

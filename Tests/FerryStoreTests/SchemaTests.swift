@@ -20,7 +20,7 @@ struct SchemaTests {
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             )
         }
-        #expect(tables == ["events", "host_devices", "host_vms", "hosts", "migrations", "plans", "sqlite_sequence"])
+        #expect(tables == ["events", "host_devices", "host_vms", "hosts", "migration_runtime", "migrations", "plans", "sqlite_sequence"])
         #expect(
             Set(indexes) == [
                 "hosts_by_status", "migrations_by_plan", "migrations_unfinished", "events_by_migration",

@@ -58,7 +58,10 @@ enum PlanRoutes {
         var error: Detail
     }
 
-    static func add(to router: Router<BasicRequestContext>, hosts: any HostStore, plans: any PlanStore) {
+    static func add(
+        to router: Router<BasicRequestContext>, hosts: any HostStore, plans: any PlanStore,
+        supervisor: MigrationSupervisor? = nil
+    ) {
         router.post("/v1/plans") { request, context in
             let (text, file) = try await body(request, context)
             switch try intake(text, file: file, hosts: hosts, plans: plans) {
@@ -101,14 +104,17 @@ enum PlanRoutes {
             guard try storeCall({ () throws(StoreError) in try plans.plan(id: id) }) != nil else {
                 throw APIError.notFound("no plan '\(id)' is known")
             }
+            if let supervisor { return try JSONResponse.make(try await cancel(planID: id, plans: plans, supervisor: supervisor)) }
             return try JSONResponse.make(try cancel(planID: id, plans: plans))
         }
-        router.get("/v1/migrations/:id") { _, context in
-            let id = try context.parameters.require("id")
-            guard let migration = try storeCall({ () throws(StoreError) in try plans.migration(id: id) }) else {
-                throw APIError.notFound("no migration '\(id)' is known")
+        if !(plans is any MigrationRuntimeStore) {
+            router.get("/v1/migrations/:id") { _, context in
+                let id = try context.parameters.require("id")
+                guard let migration = try storeCall({ () throws(StoreError) in try plans.migration(id: id) }) else {
+                    throw APIError.notFound("no migration '\(id)' is known")
+                }
+                return try JSONResponse.make(migration)
             }
-            return try JSONResponse.make(migration)
         }
         router.get("/v1/events") { request, _ in
             let query = request.uri.queryParameters
@@ -217,6 +223,21 @@ enum PlanRoutes {
                 } catch {
                     throw APIError.internal("store: \(error)")
                 }
+            }
+        }
+        return outcome
+    }
+
+    /// Cancels every unfinished migration of the plan through its driver: in-flight ones roll back.
+    static func cancel(planID: String, plans: any PlanStore, supervisor: MigrationSupervisor) async throws(APIError)
+        -> CancelOutcome
+    {
+        var outcome = CancelOutcome(cancelled: [], refused: [])
+        let migrations = try storeCall { () throws(StoreError) in try plans.migrations(planID: planID) }
+        for m in migrations where !m.phase.isTerminal {
+            switch await supervisor.cancel(migrationID: m.id, reason: "plan cancelled by the operator") {
+            case .success: outcome.cancelled.append(m.id)
+            case .failure(let refused): outcome.refused.append(.init(migrationId: m.id, reason: refused.description))
             }
         }
         return outcome

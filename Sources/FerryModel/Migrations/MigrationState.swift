@@ -53,5 +53,11 @@ public struct TransitionRejected: Error, Sendable, Equatable, CustomStringConver
     public var event: MigrationEvent.Kind
     public var reason: String
 
+    public init(phase: MigrationPhase, event: MigrationEvent.Kind, reason: String) {
+        self.phase = phase
+        self.event = event
+        self.reason = reason
+    }
+
     public var description: String { "\(event.rawValue) refused in phase \(phase.rawValue): \(reason)" }
 }

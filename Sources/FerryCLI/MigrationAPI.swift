@@ -1,0 +1,33 @@
+import FerryModel
+import Foundation
+
+/// `GET /v1/migrations`.
+public struct MigrationList: Codable, Sendable {
+    public var migrations: [MigrationStatus]
+}
+
+extension APIClient {
+    public func migrations(plan: String?) async throws(CLIError) -> APIResponse<MigrationList> {
+        try await get("/v1/migrations" + (plan.map { "?plan=" + Self.escape($0) } ?? ""))
+    }
+
+    public func migration(id: String) async throws(CLIError) -> APIResponse<MigrationStatus> {
+        try await get("/v1/migrations/\(Self.escape(id))")
+    }
+
+    public func cancelMigration(id: String) async throws(CLIError) -> APIResponse<MigrationStatus> {
+        try await send("POST", "/v1/migrations/\(Self.escape(id))/cancel")
+    }
+
+    /// The migrations `status ARG` names: a plan's, else the one migration, else all.
+    func statuses(_ target: String?) async throws(CLIError) -> (body: Data, statuses: [MigrationStatus]) {
+        guard let target else {
+            let all = try await migrations(plan: nil)
+            return (all.body, all.value.migrations)
+        }
+        let ofPlan = try await migrations(plan: target)
+        if !ofPlan.value.migrations.isEmpty { return (ofPlan.body, ofPlan.value.migrations) }
+        let one = try await migration(id: target)
+        return (one.body, [one.value])
+    }
+}

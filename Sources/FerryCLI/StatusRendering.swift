@@ -1,0 +1,52 @@
+import FerryModel
+import Foundation
+
+/// `status` and `watch` tables: one row per migration with its live numbers.
+public enum StatusRendering {
+    public static func table(_ statuses: [MigrationStatus]) -> String {
+        TextTable(
+            headers: [
+                "ID", "VM", "FROM", "TO", "PHASE", "ROUND", "SENT", "REMAINING", "DIRTY RATE", "BANDWIDTH",
+                "DOWNTIME EXP/ACT", "NOTE",
+            ],
+            rows: statuses.map(row)
+        ).render()
+    }
+
+    static func row(_ s: MigrationStatus) -> [String] {
+        let m = s.migration
+        let p = s.progress
+        let started = p?.updatedAt != nil
+        func bytes(_ value: UInt64?) -> String { started ? ByteCount.text(value ?? 0) : "-" }
+        func rate(_ value: UInt64?) -> String { started ? ByteCount.text(value ?? 0) + "/s" : "-" }
+        let downtime =
+            started
+            ? "\(milliseconds(p?.expectedDowntimeUs ?? 0))/\(p?.actualDowntimeUs ?? 0 > 0 ? milliseconds(p!.actualDowntimeUs) : "-")"
+            : "-"
+        return [
+            m.id, m.vmID, m.sourceHostID, m.destinationHostID, m.phase.rawValue, started ? "\(p?.round ?? 0)" : "-",
+            bytes((p?.ramBytesSent ?? 0) + (p?.deviceBytesSent ?? 0)), bytes(p?.dirtyBytesRemaining),
+            rate(p?.dirtyRateBytesPerSec), rate(p?.bandwidthBytesPerSec), downtime, note(s),
+        ]
+    }
+
+    /// Why it waits, why it ended, or that cancel is no longer possible.
+    static func note(_ s: MigrationStatus) -> String {
+        if let wait = s.waitingReason, s.migration.phase == .pending { return "waiting: \(wait)" }
+        if !s.migration.reason.isEmpty { return s.migration.reason }
+        if s.pointOfNoReturnPassed && !s.migration.phase.isTerminal { return "point of no return passed" }
+        let devices = s.progress?.devices ?? []
+        return devices.map { "\($0.id) \($0.state) \(ByteCount.text($0.pendingBytes)) pending" }.joined(separator: "; ")
+    }
+
+    static func milliseconds(_ us: UInt64) -> String {
+        us < 10_000 ? String(format: "%.1fms", Double(us) / 1000) : "\(us / 1000)ms"
+    }
+
+    /// One line for `watch` when stdout is not a terminal.
+    public static func line(_ s: MigrationStatus) -> String {
+        let cells = row(s)
+        return "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10])"
+            + (cells[11].isEmpty ? "" : " note=\"\(cells[11])\"")
+    }
+}
