@@ -105,7 +105,8 @@ public struct APIClient: Sendable {
             }
             // Not ferryd's error shape (a proxy, another server): show what came back, briefly.
             let text = String(decoding: data.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .http(status: http.statusCode, code: "http_\(http.statusCode)", message: text.isEmpty ? "empty body" : text)
+            throw .http(
+                status: http.statusCode, code: "http_\(http.statusCode)", message: text.isEmpty ? "empty body" : text)
         }
         do {
             return APIResponse(body: data, value: try FerryJSON.decoder().decode(Value.self, from: data))

@@ -10,7 +10,9 @@ public struct Ferryctl: AsyncParsableCommand {
         commandName: "ferryctl",
         abstract: "Operate a Ferry cluster: hosts, devices and VMs known to ferryd.",
         version: version,
-        subcommands: [Hosts.self, PlanCommand.self, Status.self, Watch.self, MigrationCommand.self, Events.self, Version.self])
+        subcommands: [
+            Hosts.self, PlanCommand.self, Status.self, Watch.self, MigrationCommand.self, Events.self, Version.self,
+        ])
 
     public init() {}
 

@@ -44,12 +44,14 @@ extension Ferryctl.PlanCommand {
         public init() {}
 
         public func perform(_ context: CommandContext, output: inout String) async throws(CLIError) {
-            let body = try await sendPlan(path: file, dryRun: false, options: options, context: context, output: &output)
+            let body = try await sendPlan(
+                path: file, dryRun: false, options: options, context: context, output: &output)
             switch options.output {
             case .json: output += body.asOutputText
             case .table:
                 let submitted = try PlanRendering.decode(SubmittedPlan.self, body)
-                output += "plan \(submitted.plan.id) '\(submitted.plan.name)' accepted: \(submitted.migrations.count) migrations\n"
+                output +=
+                    "plan \(submitted.plan.id) '\(submitted.plan.name)' accepted: \(submitted.migrations.count) migrations\n"
                 output += PlanRendering.migrations(submitted.migrations)
             }
         }
@@ -102,7 +104,8 @@ extension Ferryctl.PlanCommand {
             case .json: output += response.body.asOutputText
             case .table:
                 let detail = response.value
-                output += "plan \(detail.plan.id) '\(detail.plan.name)' (\(detail.plan.fileName)): \(detail.status.rawValue)\n"
+                output +=
+                    "plan \(detail.plan.id) '\(detail.plan.name)' (\(detail.plan.fileName)): \(detail.status.rawValue)\n"
                 output += PlanRendering.migrations(detail.migrations)
             }
         }
@@ -122,7 +125,9 @@ extension Ferryctl.PlanCommand {
             case .json: output += response.body.asOutputText
             case .table:
                 for id in response.value.cancelled { output += "\(id): cancelled\n" }
-                for refusal in response.value.refused { output += "\(refusal.migrationId): not cancelled: \(refusal.reason)\n" }
+                for refusal in response.value.refused {
+                    output += "\(refusal.migrationId): not cancelled: \(refusal.reason)\n"
+                }
             }
         }
     }

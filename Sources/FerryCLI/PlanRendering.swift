@@ -53,7 +53,10 @@ public enum PlanRendering {
         TextTable(
             headers: ["SEQ", "AT", "MIGRATION", "KIND", "MESSAGE"],
             rows: events.map {
-                ["\($0.seq)", $0.at.formatted(.iso8601), $0.migrationID.isEmpty ? "-" : $0.migrationID, $0.kind, $0.message]
+                [
+                    "\($0.seq)", $0.at.formatted(.iso8601), $0.migrationID.isEmpty ? "-" : $0.migrationID, $0.kind,
+                    $0.message,
+                ]
             }
         ).render()
     }

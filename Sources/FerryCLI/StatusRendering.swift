@@ -46,7 +46,8 @@ public enum StatusRendering {
     /// One line for `watch` when stdout is not a terminal.
     public static func line(_ s: MigrationStatus) -> String {
         let cells = row(s)
-        return "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10])"
+        return
+            "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10])"
             + (cells[11].isEmpty ? "" : " note=\"\(cells[11])\"")
     }
 }

@@ -1,4 +1,5 @@
 import FerryWire
+
 /// Identifies one accepted agent connection for the life of the process, so a late event from a
 /// replaced connection cannot be mistaken for one from its successor.
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {

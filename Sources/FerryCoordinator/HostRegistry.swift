@@ -1,7 +1,7 @@
 import FerryModel
 import FerryStore
-import Foundation
 import FerryWire
+import Foundation
 import Logging
 
 /// Which agents are connected right now, and the single writer of host liveness to the store.

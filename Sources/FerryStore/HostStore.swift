@@ -1,5 +1,5 @@
-import Foundation
 import FerryModel
+import Foundation
 
 /// What ferryd persists about hosts. The SQLite implementation is `SQLiteStore`; a PostgreSQL one
 /// comes when several coordinators share state.

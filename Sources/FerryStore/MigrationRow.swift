@@ -4,17 +4,20 @@ import GRDB
 
 /// The `migrations` table's columns and their mapping to `Migration`.
 enum MigrationRow {
-    static let columns = [
-        "id", "plan_id", "position", "vm_id", "source_host_id", "destination_host_id", "wave", "priority", "ram_bytes",
-        "phase", "command_seq", "reason",
-    ] + MigrationPhase.allCases.map(timeColumn)
+    static let columns =
+        [
+            "id", "plan_id", "position", "vm_id", "source_host_id", "destination_host_id", "wave", "priority",
+            "ram_bytes",
+            "phase", "command_seq", "reason",
+        ] + MigrationPhase.allCases.map(timeColumn)
 
     static func timeColumn(_ phase: MigrationPhase) -> String { "\(phase.rawValue)_at" }
 
     static func values(of m: Migration) throws(StoreError) -> [(any DatabaseValueConvertible)?] {
         var values: [(any DatabaseValueConvertible)?] = [
             m.id, m.planID, m.position, m.vmID, m.sourceHostID, m.destinationHostID, m.wave, m.priority,
-            try sqliteInteger(m.ramBytes, "ram_bytes"), m.phase.rawValue, try sqliteInteger(m.commandSeq, "command_seq"),
+            try sqliteInteger(m.ramBytes, "ram_bytes"), m.phase.rawValue,
+            try sqliteInteger(m.commandSeq, "command_seq"),
             m.reason,
         ]
         for phase in MigrationPhase.allCases { values.append(m.enteredAt(phase)) }
@@ -25,7 +28,9 @@ enum MigrationRow {
         let r = StoredRow(row, table: "migrations", keyColumns: ["id"])
         var times: [PhaseTime] = []
         for phase in MigrationPhase.allCases {
-            if let at = try r.optional(timeColumn(phase), as: Date.self) { times.append(PhaseTime(phase: phase, at: at)) }
+            if let at = try r.optional(timeColumn(phase), as: Date.self) {
+                times.append(PhaseTime(phase: phase, at: at))
+            }
         }
         // Phases are entered in time order; equal times keep the phase order.
         times.sort { ($0.at, $0.phase) < ($1.at, $1.phase) }

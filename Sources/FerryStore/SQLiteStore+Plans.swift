@@ -36,8 +36,10 @@ extension SQLiteStore: PlanStore {
 
     public func migrations(planID: String) throws(StoreError) -> [Migration] {
         try read("migrations") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM migrations WHERE plan_id = ? ORDER BY position", arguments: [planID])
-                .map(MigrationRow.migration(from:))
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM migrations WHERE plan_id = ? ORDER BY position", arguments: [planID]
+            )
+            .map(MigrationRow.migration(from:))
         }
     }
 
@@ -78,7 +80,9 @@ extension SQLiteStore: PlanStore {
                     """,
                 arguments: [to.rawValue, seq, reason, to.rawValue, at, migrationID, from.rawValue])
             if db.changesCount == 0 {
-                guard let found = try String.fetchOne(db, sql: "SELECT phase FROM migrations WHERE id = ?", arguments: [migrationID])
+                guard
+                    let found = try String.fetchOne(
+                        db, sql: "SELECT phase FROM migrations WHERE id = ?", arguments: [migrationID])
                 else { throw StoreError.unknownMigration(id: migrationID) }
                 throw StoreError.phaseConflict(migrationID: migrationID, expected: from.rawValue, found: found)
             }

@@ -32,7 +32,9 @@ struct StoredRow {
     }
 
     /// A non-negative INTEGER column read as the model's unsigned type.
-    func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ column: String, as type: T.Type = T.self) throws(StoreError) -> T {
+    func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ column: String, as type: T.Type = T.self) throws(StoreError)
+        -> T
+    {
         let stored = try value(column, as: Int64.self)
         guard let result = T(exactly: stored) else {
             throw .corruptRow(table: table, key: key, reason: "column \(column): \(stored) is not a \(T.self)")

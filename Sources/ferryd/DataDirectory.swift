@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The data directory: created if missing, and checked writable up front so the operator gets
@@ -22,7 +22,8 @@ enum DataDirectory {
                 continue
             }
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw ValidationError("--data-dir \(path): cannot create \(prefix): \(String(cString: strerror(errno)))")
+                throw ValidationError(
+                    "--data-dir \(path): cannot create \(prefix): \(String(cString: strerror(errno)))")
             }
         }
         guard access(absolute, W_OK | X_OK) == 0 else {

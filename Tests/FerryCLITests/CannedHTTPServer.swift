@@ -66,8 +66,10 @@ final class CannedHTTPServer: @unchecked Sendable {
                 request += buffer[0..<n]
                 if expected == nil, let end = Self.headerEnd(request) {
                     let head = String(decoding: request[..<end], as: UTF8.self).lowercased()
-                    let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
-                        .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                    let length =
+                        head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                        .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+                        ?? 0
                     expected = end + 4 + length
                 }
             }

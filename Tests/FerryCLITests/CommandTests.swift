@@ -19,7 +19,8 @@ struct CommandTests {
     }
 
     @Test(arguments: [
-        ("127.0.0.1:7070", "missing the scheme, write http://127.0.0.1:7070"), ("ftp://host", "scheme must be http or https"),
+        ("127.0.0.1:7070", "missing the scheme, write http://127.0.0.1:7070"),
+        ("ftp://host", "scheme must be http or https"),
         ("http://", "missing host"), ("http://host:70000", "port must be 1-65535"),
         ("http://host/v1", "no path, query or fragment allowed"), ("http://u:p@host", "no credentials allowed"),
     ])

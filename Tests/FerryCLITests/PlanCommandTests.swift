@@ -81,7 +81,9 @@ struct PlanCommandTests {
     @Test func cancelListsOutcomes() async throws {
         let server = try CannedHTTPServer(
             status: 200,
-            body: #"{"cancelled":["p-1"],"refused":[{"migration_id":"p-2","reason":"the point of no return was passed"}]}"#)
+            body:
+                #"{"cancelled":["p-1"],"refused":[{"migration_id":"p-2","reason":"the point of no return was passed"}]}"#
+        )
         defer { server.stop() }
         let result = await Self.run(["plan", "cancel", "p", "--server", server.url])
         #expect(result.stdout == "p-1: cancelled\np-2: not cancelled: the point of no return was passed\n")
@@ -91,11 +93,15 @@ struct PlanCommandTests {
     @Test func eventsFilterByMigration() async throws {
         let server = try CannedHTTPServer(
             status: 200,
-            body: #"{"events":[{"seq":4,"at":"2026-11-25T10:00:00Z","plan_id":"p","migration_id":"p-1","kind":"phase_changed","message":"pending → cancelled","attributes":[]}]}"#
+            body:
+                #"{"events":[{"seq":4,"at":"2026-11-25T10:00:00Z","plan_id":"p","migration_id":"p-1","kind":"phase_changed","message":"pending → cancelled","attributes":[]}]}"#
         )
         defer { server.stop() }
         let result = await Self.run(["events", "--migration", "p-1", "--server", server.url])
-        #expect(result.stdout == "SEQ  AT                    MIGRATION  KIND           MESSAGE\n4    2026-11-25T10:00:00Z  p-1        phase_changed  pending → cancelled\n")
+        #expect(
+            result.stdout
+                == "SEQ  AT                    MIGRATION  KIND           MESSAGE\n4    2026-11-25T10:00:00Z  p-1        phase_changed  pending → cancelled\n"
+        )
         #expect(server.requestedPaths == ["/v1/events?migration=p-1"])
     }
 

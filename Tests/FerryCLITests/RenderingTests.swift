@@ -71,8 +71,11 @@ struct RenderingTests {
         #expect(text.contains("Devices (1):\n"))
         let deviceLine = text.split(separator: "\n").first { $0.hasPrefix("sim-a0") }
         let cells = deviceLine?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
-        #expect(cells == ["sim-a0", "sim", "1af4:1041", "ferry-sim", "stop_copy,p2p", "yes", "no", "sim-1", "unknown",
-                          "64.0", "MiB", "-"])
+        #expect(
+            cells == [
+                "sim-a0", "sim", "1af4:1041", "ferry-sim", "stop_copy,p2p", "yes", "no", "sim-1", "unknown",
+                "64.0", "MiB", "-",
+            ])
         #expect(text.contains("VMs (0):\n"))
     }
 }

@@ -8,7 +8,10 @@ enum PlanCluster {
     static let t0 = Date(timeIntervalSince1970: 1_764_000_000)
     static let gib: UInt64 = 1 << 30
 
-    static func gpu(_ id: String, vm: String = "", version: String = "sim-1", caps: MigrationCapabilities = [.stopCopy, .p2p, .preCopy])
+    static func gpu(
+        _ id: String, vm: String = "", version: String = "sim-1",
+        caps: MigrationCapabilities = [.stopCopy, .p2p, .preCopy]
+    )
         -> Device
     {
         Device(
@@ -34,8 +37,13 @@ enum PlanCluster {
     static let hosts: [HypervisorHost] = [
         host(
             "host-a", freeGiB: 10,
-            devices: [gpu("a-gpu0", vm: "vm-1"), gpu("a-gpu1", vm: "vm-2"), gpu("a-gpu2", vm: "vm-2", caps: [.stopCopy])],
-            vms: [vm("vm-1", gib: 4, devices: ["a-gpu0"]), vm("vm-2", gib: 2, devices: ["a-gpu1", "a-gpu2"]), vm("vm-3", gib: 1)]),
+            devices: [
+                gpu("a-gpu0", vm: "vm-1"), gpu("a-gpu1", vm: "vm-2"), gpu("a-gpu2", vm: "vm-2", caps: [.stopCopy]),
+            ],
+            vms: [
+                vm("vm-1", gib: 4, devices: ["a-gpu0"]), vm("vm-2", gib: 2, devices: ["a-gpu1", "a-gpu2"]),
+                vm("vm-3", gib: 1),
+            ]),
         host("host-b", freeGiB: 5, devices: [gpu("b-gpu0")]),
         host("host-c", freeGiB: 32, devices: [gpu("c-gpu0", version: "sim-2")]),
         host("host-d", status: .unreachable, freeGiB: 32),
@@ -253,7 +261,9 @@ struct PlanIntakeTests {
             wave: 1, priority: 0, ramBytes: 1 << 30, phase: .precopy)
         let problems = PlanCluster.problems(
             "name: x\nmigrations:\n  - {vm: vm-3, source: host-a, destination: host-b}\n", active: [active])
-        #expect(problems == ["plan.yaml:3: migrations[0].vm: VM 'vm-3' is already migrating (migration m-1, phase precopy)"])
+        #expect(
+            problems == ["plan.yaml:3: migrations[0].vm: VM 'vm-3' is already migrating (migration m-1, phase precopy)"]
+        )
     }
 
     @Test func everyProblemIsReportedAtOnceInLineOrder() {

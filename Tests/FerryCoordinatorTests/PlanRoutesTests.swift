@@ -20,8 +20,10 @@ struct PlanRoutesTests {
         Application(router: APIServer.router(store: store, logger: Logger(label: "test")))
     }
 
-    static let good = "name: two\nmigrations:\n  - {vm: vm-1, source: host-a, destination: host-b}\n  - {vm: vm-3, source: host-a, destination: host-f, wave: 2}\n"
-    static let bad = "name: bad\nmigrations:\n  - {vm: vm-404, source: host-a, destination: host-b}\n  - {vm: vm-3, source: host-a, destination: host-a}\n"
+    static let good =
+        "name: two\nmigrations:\n  - {vm: vm-1, source: host-a, destination: host-b}\n  - {vm: vm-3, source: host-a, destination: host-f, wave: 2}\n"
+    static let bad =
+        "name: bad\nmigrations:\n  - {vm: vm-404, source: host-a, destination: host-b}\n  - {vm: vm-3, source: host-a, destination: host-a}\n"
 
     struct Submitted: Decodable {
         var plan: Plan

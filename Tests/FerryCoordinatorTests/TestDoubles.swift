@@ -1,7 +1,7 @@
-import FerryWire
 import FerryCoordinator
 import FerryModel
 import FerryStore
+import FerryWire
 import Foundation
 import Synchronization
 

@@ -7,7 +7,8 @@ final class ManagedProcess: @unchecked Sendable {
     let process = Process()
     let logURL: URL
 
-    init(name: String, executable: URL, arguments: [String], directory: URL, environment: [String: String] = [:]) throws {
+    init(name: String, executable: URL, arguments: [String], directory: URL, environment: [String: String] = [:]) throws
+    {
         self.name = name
         logURL = directory.appendingPathComponent("\(name).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
@@ -55,15 +56,18 @@ struct CommandOutput {
 }
 
 /// Runs `executable` to completion (bounded by `timeout`) and returns its status and output.
-func runCommand(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
-                timeout: Duration = .seconds(30)) async throws -> CommandOutput {
+func runCommand(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+    timeout: Duration = .seconds(30)
+) async throws -> CommandOutput {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
     process.environment = env
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -78,9 +82,10 @@ func runCommand(_ executable: URL, _ arguments: [String], environment: [String: 
         }
         try await Task.sleep(for: .milliseconds(10))
     }
-    return CommandOutput(status: process.terminationStatus,
-                         stdout: String(decoding: await outData, as: UTF8.self),
-                         stderr: String(decoding: await errData, as: UTF8.self))
+    return CommandOutput(
+        status: process.terminationStatus,
+        stdout: String(decoding: await outData, as: UTF8.self),
+        stderr: String(decoding: await errData, as: UTF8.self))
 }
 
 enum IntegrationError: Error, CustomStringConvertible {
@@ -96,8 +101,10 @@ enum IntegrationError: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` until it is true or `timeout` passes; returns whether it became true.
-func eventually(timeout: Duration, every interval: Duration = .milliseconds(100),
-                _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(
+    timeout: Duration, every interval: Duration = .milliseconds(100),
+    _ condition: () async throws -> Bool
+) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
         if try await condition() { return true }

@@ -86,7 +86,8 @@ struct RegistrationTests {
 
         // A peer that speaks garbage is disconnected by ferryd...
         let agentsListen = try #require(cluster.endpoints?.agentsListen)
-        let closed = try RawPeer.sendAndAwaitClose(to: agentsListen, bytes: Array("GET / HTTP/1.1\r\n\r\nxxxxxxxx".utf8))
+        let closed = try RawPeer.sendAndAwaitClose(
+            to: agentsListen, bytes: Array("GET / HTTP/1.1\r\n\r\nxxxxxxxx".utf8))
         #expect(closed, "ferryd closed the garbage connection\n\(cluster.logs())")
         // ...and so is one that announces a frame over the size limits.
         var oversized: [UInt8] = [0x46, 0x45, 0x52, 0x59, 1, 1, 0, 0]  // 'FERY', v1, HELLO, flags 0
@@ -104,8 +105,9 @@ struct RegistrationTests {
     @Test(.timeLimit(.minutes(1)))
     func ferryctlReportsUnreachableFerryd() async throws {
         let port = try RawPeer.unusedPort()
-        let out = try await runCommand(try Binaries.swiftBinary("ferryctl"),
-                                       ["hosts", "--server", "http://127.0.0.1:\(port)"])
+        let out = try await runCommand(
+            try Binaries.swiftBinary("ferryctl"),
+            ["hosts", "--server", "http://127.0.0.1:\(port)"])
         #expect(out.status == 1)
         #expect(out.stderr.hasPrefix("ferryctl: cannot reach ferryd at http://127.0.0.1:\(port)"), "\(out.stderr)")
         #expect(out.stdout.isEmpty)

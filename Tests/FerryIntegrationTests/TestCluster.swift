@@ -8,13 +8,15 @@ enum Binaries {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func swiftBinary(_ name: String) throws -> URL {
-        let dir = ProcessInfo.processInfo.environment["FERRY_BIN_DIR"]
+        let dir =
+            ProcessInfo.processInfo.environment["FERRY_BIN_DIR"]
             ?? repoRoot.appendingPathComponent(".build/debug").path
         return try existing(URL(fileURLWithPath: dir).appendingPathComponent(name), hint: "run `swift build`")
     }
 
     static func agent() throws -> URL {
-        let path = ProcessInfo.processInfo.environment["FERRY_AGENT_BIN"]
+        let path =
+            ProcessInfo.processInfo.environment["FERRY_AGENT_BIN"]
             ?? repoRoot.appendingPathComponent("agents/build/ferry-agent").path
         return try existing(URL(fileURLWithPath: path), hint: "run `make -C agents`")
     }
@@ -60,9 +62,11 @@ final class TestCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(at: endpointsFile)
         let process = try ManagedProcess(
             name: "ferryd-\(generation)", executable: try Binaries.swiftBinary("ferryd"),
-            arguments: ["--data-dir", dataDir.path, "--agents-listen", agentsListen,
-                        "--api-listen", "127.0.0.1:0", "--heartbeat-interval-ms", "200",
-                        "--heartbeat-miss-limit", "3", "--log-level", "debug"],
+            arguments: [
+                "--data-dir", dataDir.path, "--agents-listen", agentsListen,
+                "--api-listen", "127.0.0.1:0", "--heartbeat-interval-ms", "200",
+                "--heartbeat-miss-limit", "3", "--log-level", "debug",
+            ],
             directory: directory)
         ferryd = process
         var found: Endpoints?
@@ -81,9 +85,11 @@ final class TestCluster: @unchecked Sendable {
     func startAgent(_ hostID: String, config: String? = nil) throws {
         guard let endpoints else { throw IntegrationError.timeout("ferryd not started") }
         // Each agent plays its own host, so each needs its own VM registration socket.
-        var args = ["--coordinator", endpoints.agentsListen, "--host-id", hostID,
-                    "--data-listen", "127.0.0.1:0", "--log-level", "debug",
-                    "--vm-socket", directory.appendingPathComponent("\(hostID).sock").path]
+        var args = [
+            "--coordinator", endpoints.agentsListen, "--host-id", hostID,
+            "--data-listen", "127.0.0.1:0", "--log-level", "debug",
+            "--vm-socket", directory.appendingPathComponent("\(hostID).sock").path,
+        ]
         if let config {
             let url = directory.appendingPathComponent("\(hostID).conf")
             try config.write(to: url, atomically: true, encoding: .utf8)

@@ -29,21 +29,23 @@ struct JSONCodingTests {
         #expect(object["first_seen"] as? String == "2025-11-24T16:00:00Z")
         #expect(object["free_memory_bytes"] as? Int == 48 << 30)
         let device = try #require((object["devices"] as? [[String: Any]])?.first)
-        #expect(Set(device.keys) == [
-            "id", "backend", "vendor_id", "device_id", "driver", "migration_capabilities", "dma_logging",
-            "saving_layout_handshake", "migration_version", "vm_id", "state", "stop_copy_bytes",
-        ])
+        #expect(
+            Set(device.keys) == [
+                "id", "backend", "vendor_id", "device_id", "driver", "migration_capabilities", "dma_logging",
+                "saving_layout_handshake", "migration_version", "vm_id", "state", "stop_copy_bytes",
+            ])
         #expect(device["state"] as? String == "pre_copy_p2p")
         let vm = try #require((object["vms"] as? [[String: Any]])?.first)
         #expect(vm["device_ids"] as? [String] == ["0000:65:00.0"])
         #expect(vm["dirty_rate_bytes_per_sec"] as? Int == 3 << 20)
     }
 
-    @Test(arguments: [
-        (MigrationCapabilities([]), "[]"),
-        ([.stopCopy], #"["stop_copy"]"#),
-        ([.preCopy, .stopCopy, .p2p], #"["stop_copy","p2p","pre_copy"]"#),
-    ] as [(MigrationCapabilities, String)])
+    @Test(
+        arguments: [
+            (MigrationCapabilities([]), "[]"),
+            ([.stopCopy], #"["stop_copy"]"#),
+            ([.preCopy, .stopCopy, .p2p], #"["stop_copy","p2p","pre_copy"]"#),
+        ] as [(MigrationCapabilities, String)])
     func migrationCapabilitiesAreNamesInBitOrder(caps: MigrationCapabilities, json: String) throws {
         let encoder = JSONEncoder()
         #expect(String(decoding: try encoder.encode(caps), as: UTF8.self) == json)

@@ -24,10 +24,13 @@ struct UnitsTests {
 
     @Test func badQuantitiesSayWhy() {
         #expect(Units.milliseconds("300") == .failure(.missingUnit("300", expected: "ms, s, m or h")))
-        #expect(Units.milliseconds("3 fortnights").errorText == "'3 fortnights': unknown unit 'fortnights' (expected ms, s, m or h)")
+        #expect(
+            Units.milliseconds("3 fortnights").errorText
+                == "'3 fortnights': unknown unit 'fortnights' (expected ms, s, m or h)")
         #expect(Units.milliseconds("-5s") == .failure(.notANumber("-5s")))
         #expect(Units.bytes("4GB/s").isFailure)
-        #expect(Units.bytesPerSecond("1GiB").errorText == "'1GiB' has no unit (expected a size per second, e.g. 1GiB/s)")
+        #expect(
+            Units.bytesPerSecond("1GiB").errorText == "'1GiB' has no unit (expected a size per second, e.g. 1GiB/s)")
         #expect(Units.bytesPerSecond("1Gbit/s").isFailure)
     }
 }

@@ -11,10 +11,13 @@ enum PlanFixtures {
         var policy = MigrationPolicy.defaults
         policy.maxDowntimeMs = 450
         policy.autoConverge = true
-        return Plan(id: id, name: "rack-\(id)", fileName: "plan.yaml", source: "name: x\n", policy: policy, submittedAt: at)
+        return Plan(
+            id: id, name: "rack-\(id)", fileName: "plan.yaml", source: "name: x\n", policy: policy, submittedAt: at)
     }
 
-    static func migration(_ id: String, plan: String = "p-1", position: Int, source: String = "a", destination: String = "b")
+    static func migration(
+        _ id: String, plan: String = "p-1", position: Int, source: String = "a", destination: String = "b"
+    )
         -> Migration
     {
         Migration(
@@ -25,7 +28,8 @@ enum PlanFixtures {
 
     static func event(_ kind: String, plan: String = "p-1", migration: String = "", offset: Double = 0) -> Event {
         Event(
-            at: t0.addingTimeInterval(offset), planID: plan, migrationID: migration, kind: kind, message: "\(kind) happened",
+            at: t0.addingTimeInterval(offset), planID: plan, migrationID: migration, kind: kind,
+            message: "\(kind) happened",
             attributes: ["dirty_rate": "12", "round": "3"])
     }
 }
@@ -54,7 +58,8 @@ struct PlanStoreTests {
         defer { cleanup() }
         // The second migration breaks a CHECK (same source and destination): nothing may remain.
         let bad = [
-            PlanFixtures.migration("m1", position: 0), PlanFixtures.migration("m2", position: 1, source: "a", destination: "a"),
+            PlanFixtures.migration("m1", position: 0),
+            PlanFixtures.migration("m2", position: 1, source: "a", destination: "a"),
         ]
         #expect(throws: StoreError.self) {
             try store.submitPlan(PlanFixtures.plan(), migrations: bad, events: [PlanFixtures.event("plan_submitted")])
@@ -76,7 +81,8 @@ struct PlanStoreTests {
         #expect(stored.seq == 1)
         let m = try #require(try store.migration(id: "m1"))
         #expect(m.phase == .scheduled)
-        #expect(m.phaseTimes == [PhaseTime(phase: .pending, at: PlanFixtures.t0), PhaseTime(phase: .scheduled, at: t1)])
+        #expect(
+            m.phaseTimes == [PhaseTime(phase: .pending, at: PlanFixtures.t0), PhaseTime(phase: .scheduled, at: t1)])
         #expect(try store.unfinishedMigrations().map(\.id) == ["m1"])
         // A stale writer expecting `pending` is refused and writes no event.
         #expect(throws: StoreError.phaseConflict(migrationID: "m1", expected: "pending", found: "scheduled")) {
@@ -104,7 +110,8 @@ struct PlanStoreTests {
         defer { cleanup() }
         try store.submitPlan(PlanFixtures.plan(), migrations: [PlanFixtures.migration("m1", position: 0)], events: [])
         for i in 0..<50 {
-            try store.appendEvent(PlanFixtures.event("round_\(i)", migration: i % 2 == 0 ? "m1" : "", offset: Double(i)))
+            try store.appendEvent(
+                PlanFixtures.event("round_\(i)", migration: i % 2 == 0 ? "m1" : "", offset: Double(i)))
         }
         let all = try store.events(planID: "p-1", migrationID: nil, afterSeq: 0, limit: 100)
         #expect(all.map(\.seq) == Array(1...50))

@@ -60,9 +60,10 @@ struct SQLiteStoreTests {
         defer { cleanup() }
         var host = Fixtures.host("h")
         host.memoryBytes = .max
-        #expect(throws: StoreError.query(
-            operation: "write memory_bytes", reason: "\(UInt64.max) does not fit SQLite's 64-bit signed INTEGER"))
-        {
+        #expect(
+            throws: StoreError.query(
+                operation: "write memory_bytes", reason: "\(UInt64.max) does not fit SQLite's 64-bit signed INTEGER")
+        ) {
             try store.upsertHost(host)
         }
         #expect(try store.hosts().isEmpty)

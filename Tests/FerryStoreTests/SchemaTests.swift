@@ -16,11 +16,16 @@ struct SchemaTests {
         let (tables, indexes) = try queue.read { db in
             (
                 try String.fetchAll(
-                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"),
+                    db,
+                    sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"),
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             )
         }
-        #expect(tables == ["events", "host_devices", "host_vms", "hosts", "migration_runtime", "migrations", "plans", "sqlite_sequence"])
+        #expect(
+            tables == [
+                "events", "host_devices", "host_vms", "hosts", "migration_runtime", "migrations", "plans",
+                "sqlite_sequence",
+            ])
         #expect(
             Set(indexes) == [
                 "hosts_by_status", "migrations_by_plan", "migrations_unfinished", "events_by_migration",
@@ -93,7 +98,9 @@ struct SchemaTests {
         do {
             let pool = try DatabasePool(path: path)
             var newer = Schema.migrator
-            newer.registerMigration("v99") { db in try db.execute(sql: "CREATE TABLE from_the_future (id TEXT PRIMARY KEY)") }
+            newer.registerMigration("v99") { db in
+                try db.execute(sql: "CREATE TABLE from_the_future (id TEXT PRIMARY KEY)")
+            }
             try newer.migrate(pool)
         }
         #expect(throws: StoreError.newerSchema(found: ["v99"])) { try SQLiteStore(path: path) }

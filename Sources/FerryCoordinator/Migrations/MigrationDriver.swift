@@ -45,9 +45,10 @@ public actor MigrationDriver {
     private var lastEscalation: Double?
 
     /// A driver for a migration read from the store; `runtime` nil for one that never started.
-    public init(migration: Migration, policy: MigrationPolicy, runtime: MigrationRuntime?, progress: MigrationProgress?,
-        context: DriverContext)
-    {
+    public init(
+        migration: Migration, policy: MigrationPolicy, runtime: MigrationRuntime?, progress: MigrationProgress?,
+        context: DriverContext
+    ) {
         self.migration = migration
         let runtime = runtime ?? MigrationRuntime(token: WireCommand.newToken(), policy: policy)
         self.token = runtime.token
@@ -77,7 +78,8 @@ public actor MigrationDriver {
         let transition: PhaseTransition
         switch PhaseMachine.apply(event, to: state) {
         case .failure(let rejected):
-            logger.debug("event refused", metadata: ["event": "\(event.kind.rawValue)", "reason": "\(rejected.reason)"])
+            logger.debug(
+                "event refused", metadata: ["event": "\(event.kind.rawValue)", "reason": "\(rejected.reason)"])
             return .failure(rejected)
         case .success(let accepted): transition = accepted
         }
@@ -97,7 +99,8 @@ public actor MigrationDriver {
             ? "\(event.kind.rawValue) in \(from.rawValue)\(Self.describe(event))"
             : "\(from.rawValue) → \(to.rawValue) (\(event.kind.rawValue))\(why)"
         do {
-            try commit(transition.state, from: from, kind: from == to ? event.kind.rawValue : "phase_changed",
+            try commit(
+                transition.state, from: from, kind: from == to ? event.kind.rawValue : "phase_changed",
                 message: message, attributes: details)
         } catch {
             logger.error("cannot record transition; nothing sent", metadata: ["error": "\(error)"])
@@ -147,8 +150,10 @@ public actor MigrationDriver {
         do {
             try commit(
                 next, from: state.phase, kind: kind, message: message,
-                attributes: ["commands": commands.map { "\($0.role.rawValue):\($0.body.name)#\($0.seq)" }.joined(
-                    separator: ",")])
+                attributes: [
+                    "commands": commands.map { "\($0.role.rawValue):\($0.body.name)#\($0.seq)" }.joined(
+                        separator: ",")
+                ])
         } catch {
             logger.error("cannot record command; nothing sent", metadata: ["error": "\(error)"])
             return
@@ -280,7 +285,9 @@ public actor MigrationDriver {
             let message = result.error.message
             logger.warning(
                 "command refused",
-                metadata: ["seq": "\(result.seq)", "body": "\(command.body.name)", "code": "\(code)", "error": "\(message)"])
+                metadata: [
+                    "seq": "\(result.seq)", "body": "\(command.body.name)", "code": "\(code)", "error": "\(message)",
+                ])
             switch (command.body, code) {
             case (_, .staleCommand):
                 return
@@ -349,7 +356,9 @@ public actor MigrationDriver {
         case (.destination, .rolledBack):
             // The source's report decides; if no rollback is under way, start one so both sides end.
             if state.rollback == nil && !state.phase.isPastPointOfNoReturn {
-                await handle(.agentFailed(role: .destination, reason: error.isEmpty ? "the destination discarded the migration" : error))
+                await handle(
+                    .agentFailed(
+                        role: .destination, reason: error.isEmpty ? "the destination discarded the migration" : error))
             }
         case (.source, .precopy):
             guard state.phase == .precopy, state.rollback == nil else { return }

@@ -65,7 +65,9 @@ enum MigrationRoutes {
         return MigrationStatus(migration: migration, progress: live ?? stored, waitingReason: wait)
     }
 
-    static func statuses(store: any PlanStore & MigrationRuntimeStore, supervisor: MigrationSupervisor?, planID: String?)
+    static func statuses(
+        store: any PlanStore & MigrationRuntimeStore, supervisor: MigrationSupervisor?, planID: String?
+    )
         async throws -> [MigrationStatus]
     {
         let (migrations, progress) = try PlanRoutes.storeCall { () throws(StoreError) in

@@ -47,12 +47,14 @@ public actor MigrationSupervisor: MigrationReportSink {
         do {
             guard let plan = try context.store.plan(id: migration.planID) else { return nil }
             let driver = MigrationDriver(
-                migration: migration, policy: plan.policy, runtime: try context.store.runtime(migrationID: migration.id),
+                migration: migration, policy: plan.policy,
+                runtime: try context.store.runtime(migrationID: migration.id),
                 progress: try context.store.progress(migrationID: migration.id), context: context)
             drivers[migration.id] = driver
             return driver
         } catch {
-            context.logger.error("cannot load migration", metadata: ["migration": "\(migration.id)", "error": "\(error)"])
+            context.logger.error(
+                "cannot load migration", metadata: ["migration": "\(migration.id)", "error": "\(error)"])
             return nil
         }
     }
@@ -74,7 +76,8 @@ public actor MigrationSupervisor: MigrationReportSink {
             context.logger.error("scheduling pass cannot read the store", metadata: ["error": "\(error)"])
             return
         }
-        let decision = Scheduler.schedule(unfinished, planOrder: planOrder, unreachableHosts: unreachable, limits: limits)
+        let decision = Scheduler.schedule(
+            unfinished, planOrder: planOrder, unreachableHosts: unreachable, limits: limits)
         waiting = decision.waiting
         let byID = Dictionary(unfinished.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for id in decision.admit {
@@ -129,7 +132,8 @@ public actor MigrationSupervisor: MigrationReportSink {
     }
 
     public func hostDisconnected(_ hostID: String) async {
-        context.logger.info("host of in-flight migrations disconnected; they wait for it", metadata: ["host": "\(hostID)"])
+        context.logger.info(
+            "host of in-flight migrations disconnected; they wait for it", metadata: ["host": "\(hostID)"])
     }
 }
 

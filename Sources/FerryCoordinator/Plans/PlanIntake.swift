@@ -19,7 +19,8 @@ public enum PlanIntake {
             return .success(AcceptedPlan(document: document, migrations: planned))
         case .failure(let invalid):
             // "resolves to no migrations" is only noise when entries were dropped for parse problems.
-            let semantic = parseProblems.isEmpty ? invalid.problems : invalid.problems.filter { $0.field != "migrations" }
+            let semantic =
+                parseProblems.isEmpty ? invalid.problems : invalid.problems.filter { $0.field != "migrations" }
             return .failure(PlanInvalid(parseProblems + semantic))
         }
     }

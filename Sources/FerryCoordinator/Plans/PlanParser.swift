@@ -95,7 +95,8 @@ public struct PlanParser {
         case let other?:
             problem(other, "migrations", "must be a list")
         }
-        return PlanDocument(name: name, policy: policy, entries: entries, migrationsLine: migrationsNode?.mark?.line ?? 0)
+        return PlanDocument(
+            name: name, policy: policy, entries: entries, migrationsLine: migrationsNode?.mark?.line ?? 0)
     }
 
     static func problem(from error: YamlError, file: String) -> PlanProblem {
@@ -120,7 +121,8 @@ public struct PlanParser {
         if let rate = quantity(mapping, "bandwidth", Units.bytesPerSecond) { policy.bandwidthBytesPerSec = rate }
         if let ms = quantity(mapping, "completion_timeout_per_gib", Units.milliseconds) {
             if ms < 1000 {
-                problem(mapping["completion_timeout_per_gib"], "policy.completion_timeout_per_gib", "must be at least 1s")
+                problem(
+                    mapping["completion_timeout_per_gib"], "policy.completion_timeout_per_gib", "must be at least 1s")
             }
             policy.completionSecondsPerGiB = ms / 1000
         }
@@ -139,7 +141,9 @@ public struct PlanParser {
             }
         }
         let channels = MigrationPolicy.channelRange
-        if let n = integer(mapping, "channels", path: "policy.channels", range: Int(channels.lowerBound)...Int(channels.upperBound)) {
+        if let n = integer(
+            mapping, "channels", path: "policy.channels", range: Int(channels.lowerBound)...Int(channels.upperBound))
+        {
             policy.channels = UInt32(n)
         }
         if let p = integer(mapping, "priority", path: "policy.priority", range: MigrationPolicy.priorityRange) {
@@ -194,7 +198,8 @@ public struct PlanParser {
                 continue
             }
             guard !allowed.contains(name) else { continue }
-            let hint = allowed.min { editDistance($0, name) < editDistance($1, name) }
+            let hint =
+                allowed.min { editDistance($0, name) < editDistance($1, name) }
                 .flatMap { editDistance($0, name) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
             problem(key, path + name, "unknown key\(hint); known: \(allowed.joined(separator: ", "))")
         }
@@ -266,7 +271,8 @@ public struct PlanParser {
 
 /// Levenshtein distance, for "did you mean" hints on unknown keys (keys are short).
 func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     var row = Array(0...b.count)
     for i in 1...max(1, a.count) where !a.isEmpty {
         var previous = row[0]

@@ -75,7 +75,8 @@ enum PlanRoutes {
             let (text, file) = try await body(request, context)
             switch try intake(text, file: file, hosts: hosts, plans: plans) {
             case .failure(let invalid): return try rejection(invalid)
-            case .success(let accepted): return try JSONResponse.make(Validated(valid: true, migrations: accepted.migrations))
+            case .success(let accepted):
+                return try JSONResponse.make(Validated(valid: true, migrations: accepted.migrations))
             }
         }
         router.get("/v1/plans") { _, _ in
@@ -104,7 +105,9 @@ enum PlanRoutes {
             guard try storeCall({ () throws(StoreError) in try plans.plan(id: id) }) != nil else {
                 throw APIError.notFound("no plan '\(id)' is known")
             }
-            if let supervisor { return try JSONResponse.make(try await cancel(planID: id, plans: plans, supervisor: supervisor)) }
+            if let supervisor {
+                return try JSONResponse.make(try await cancel(planID: id, plans: plans, supervisor: supervisor))
+            }
             return try JSONResponse.make(try cancel(planID: id, plans: plans))
         }
         if !(plans is any MigrationRuntimeStore) {
@@ -147,7 +150,9 @@ enum PlanRoutes {
     static func intake(_ text: String, file: String, hosts: any HostStore, plans: any PlanStore) throws(APIError)
         -> Result<AcceptedPlan, PlanInvalid>
     {
-        let (known, active) = try storeCall { () throws(StoreError) in (try hosts.hosts(), try plans.unfinishedMigrations()) }
+        let (known, active) = try storeCall { () throws(StoreError) in
+            (try hosts.hosts(), try plans.unfinishedMigrations())
+        }
         return PlanIntake.check(text, file: file, hosts: known, activeMigrations: active)
     }
 
@@ -171,7 +176,8 @@ enum PlanRoutes {
             submittedAt: now)
         let migrations = accepted.migrations.enumerated().map { index, m in
             Migration(
-                id: "\(planID)-\(index + 1)", planID: planID, position: index, vmID: m.vmID, sourceHostID: m.sourceHostID,
+                id: "\(planID)-\(index + 1)", planID: planID, position: index, vmID: m.vmID,
+                sourceHostID: m.sourceHostID,
                 destinationHostID: m.destinationHostID, wave: m.wave, priority: m.priority, ramBytes: m.ramBytes,
                 phaseTimes: [PhaseTime(phase: .pending, at: now)])
         }
@@ -206,7 +212,9 @@ enum PlanRoutes {
                 outcome.refused.append(.init(migrationId: m.id, reason: rejection.reason))
             case .success(let transition) where !transition.commands.isEmpty:
                 outcome.refused.append(
-                    .init(migrationId: m.id, reason: "in flight (\(m.phase.rawValue)): rollback needs the migration driver"))
+                    .init(
+                        migrationId: m.id,
+                        reason: "in flight (\(m.phase.rawValue)): rollback needs the migration driver"))
             case .success(let transition):
                 let now = Date()
                 let event = Event(

@@ -112,7 +112,9 @@ public enum ConvergencePolicy {
         if let bestWithin = within.map(\.dirtyBytesRemaining).min(), bestWithin < bestBefore { return .converging }
         let recent = within.isEmpty ? Array(before.suffix(1)) : within
         let growing = zip(recent, recent.dropFirst()).allSatisfy { $0.dirtyBytesRemaining < $1.dirtyBytesRemaining }
-        let outpaced = recent.allSatisfy { $0.dirtyRateBytesPerSec >= $0.bandwidthBytesPerSec && $0.bandwidthBytesPerSec > 0 }
+        let outpaced = recent.allSatisfy {
+            $0.dirtyRateBytesPerSec >= $0.bandwidthBytesPerSec && $0.bandwidthBytesPerSec > 0
+        }
         return (recent.count >= 2 && growing) || outpaced ? .diverging : .stalling
     }
 

@@ -63,6 +63,7 @@ public struct Event: Codable, Sendable, Equatable {
         try c.encode(migrationID, forKey: .migrationID)
         try c.encode(kind, forKey: .kind)
         try c.encode(message, forKey: .message)
-        try c.encode(attributes.sorted { $0.key < $1.key }.map { Attribute(key: $0.key, value: $0.value) }, forKey: .attributes)
+        try c.encode(
+            attributes.sorted { $0.key < $1.key }.map { Attribute(key: $0.key, value: $0.value) }, forKey: .attributes)
     }
 }

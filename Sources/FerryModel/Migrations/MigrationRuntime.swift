@@ -29,8 +29,12 @@ public struct MigrationRuntime: Codable, Sendable, Equatable {
             token: token, destinationAddress: state.destinationAddress, policy: state.policy,
             throttlePercent: state.throttlePercent)
         switch state.rollback {
-        case .cancel(let reason): rollbackKind = "cancel"; rollbackReason = reason
-        case .abort(let reason): rollbackKind = "abort"; rollbackReason = reason
+        case .cancel(let reason):
+            rollbackKind = "cancel"
+            rollbackReason = reason
+        case .abort(let reason):
+            rollbackKind = "abort"
+            rollbackReason = reason
         case nil: break
         }
     }

@@ -109,8 +109,12 @@ public enum PhaseMachine {
         switch event {
         case .rolledBack:
             switch rollback {
-            case .cancel(let reason): next.phase = .cancelled; next.reason = reason
-            case .abort(let reason): next.phase = .rolledBack; next.reason = reason
+            case .cancel(let reason):
+                next.phase = .cancelled
+                next.reason = reason
+            case .abort(let reason):
+                next.phase = .rolledBack
+                next.reason = reason
             }
             next.rollback = nil
         case .agentFailed(let role, let reason):

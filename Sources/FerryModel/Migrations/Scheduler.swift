@@ -68,7 +68,9 @@ public enum Scheduler {
         }
         let rank = Dictionary(planOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let pending = migrations.filter { $0.phase == .pending }.sorted {
-            ($1.priority, rank[$0.planID] ?? Int.max, $0.position) < ($0.priority, rank[$1.planID] ?? Int.max, $1.position)
+            ($1.priority, rank[$0.planID] ?? Int.max, $0.position) < (
+                $0.priority, rank[$1.planID] ?? Int.max, $1.position
+            )
         }
 
         var decision = SchedulingDecision(admit: [], waiting: [:])

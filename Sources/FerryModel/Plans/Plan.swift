@@ -19,7 +19,8 @@ public struct PlanEntry: Codable, Sendable, Equatable {
     public var line: Int
     public var fieldLines: [String: Int]
 
-    public init(target: PlanTarget, wave: Int = 1, priority: Int? = nil, line: Int = 0, fieldLines: [String: Int] = [:]) {
+    public init(target: PlanTarget, wave: Int = 1, priority: Int? = nil, line: Int = 0, fieldLines: [String: Int] = [:])
+    {
         self.target = target
         self.wave = wave
         self.priority = priority

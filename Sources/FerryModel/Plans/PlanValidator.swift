@@ -71,12 +71,15 @@ public struct PlanValidator {
         let vmProblem = vmUnavailable(vmID)
         if let vmProblem { problem(entry.line(of: "vm"), "\(path).vm", vmProblem) }
         guard let vmHostID = vmHost[vmID] else {
-            if vmProblem == nil { problem(entry.line(of: "vm"), "\(path).vm", "unknown VM '\(vmID)': no host reports it") }
+            if vmProblem == nil {
+                problem(entry.line(of: "vm"), "\(path).vm", "unknown VM '\(vmID)': no host reports it")
+            }
             return
         }
         seenVMs[vmID] = seenVMs[vmID] ?? entry.line(of: "vm")
         if source != nil && vmHostID != sourceID {
-            problem(entry.line(of: "source"), "\(path).source", "VM '\(vmID)' is on host '\(vmHostID)', not '\(sourceID)'")
+            problem(
+                entry.line(of: "source"), "\(path).source", "VM '\(vmID)' is on host '\(vmHostID)', not '\(sourceID)'")
         }
         guard let source, let destination, sourceID != destinationID, vmHostID == sourceID,
             let vm = source.vms.first(where: { $0.id == vmID })
@@ -176,7 +179,8 @@ public struct PlanValidator {
         if devices.count > 1 {
             for device in devices where !device.migrationCapabilities.contains(.p2p) {
                 reasons.append(
-                    "VM '\(vm.id)' has \(devices.count) devices and device '\(device.id)' lacks P2P, which multi-device migration needs")
+                    "VM '\(vm.id)' has \(devices.count) devices and device '\(device.id)' lacks P2P, which multi-device migration needs"
+                )
             }
         }
         return reasons
@@ -193,7 +197,8 @@ public struct PlanValidator {
         let free = freeMemory(destination)
         if vm.ramBytes > free {
             reasons.append(
-                "host '\(destination.id)' lacks memory: VM '\(vm.id)' needs \(ByteCount.text(vm.ramBytes)), \(ByteCount.text(free)) free")
+                "host '\(destination.id)' lacks memory: VM '\(vm.id)' needs \(ByteCount.text(vm.ramBytes)), \(ByteCount.text(free)) free"
+            )
         }
         var claimed = claimedDevices[destination.id] ?? []
         for id in vm.deviceIDs {
@@ -208,7 +213,8 @@ public struct PlanValidator {
                 let why = DeviceCompatibility.mismatch(source: device, peer: near)
             {
                 reasons.append(
-                    "no compatible peer on host '\(destination.id)' for device '\(device.id)' (\(described)): '\(near.id)' \(why)")
+                    "no compatible peer on host '\(destination.id)' for device '\(device.id)' (\(described)): '\(near.id)' \(why)"
+                )
             } else {
                 reasons.append(
                     "no free device on host '\(destination.id)' matches device '\(device.id)' (\(described))")
@@ -225,7 +231,8 @@ public struct PlanValidator {
         for id in vm.deviceIDs {
             guard let device = source.devices.first(where: { $0.id == id }) else { continue }
             if let peer = destination.devices.first(where: {
-                $0.vmID.isEmpty && !claimed.contains($0.id) && DeviceCompatibility.mismatch(source: device, peer: $0) == nil
+                $0.vmID.isEmpty && !claimed.contains($0.id)
+                    && DeviceCompatibility.mismatch(source: device, peer: $0) == nil
             }) {
                 claimed.insert(peer.id)
             }

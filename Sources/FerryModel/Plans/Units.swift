@@ -31,9 +31,13 @@ public enum Units {
     public static func bytesPerSecond(_ text: String) -> Result<UInt64, UnitError> {
         let trimmed = text.trimmingSpaces
         if trimmed == "unlimited" || trimmed == "0" { return .success(0) }
-        guard trimmed.hasSuffix("/s") else { return .failure(.missingUnit(text, expected: "a size per second, e.g. 1GiB/s")) }
+        guard trimmed.hasSuffix("/s") else {
+            return .failure(.missingUnit(text, expected: "a size per second, e.g. 1GiB/s"))
+        }
         return bytes(String(trimmed.dropLast(2))).mapError { _ in
-            .unknownUnit(text, unit: String(trimmed.dropLast(2).drop { $0.isNumber || $0 == "." }), expected: "e.g. 500MB/s or 1GiB/s")
+            .unknownUnit(
+                text, unit: String(trimmed.dropLast(2).drop { $0.isNumber || $0 == "." }),
+                expected: "e.g. 500MB/s or 1GiB/s")
         }
     }
 
