@@ -71,7 +71,8 @@ static int read_live(struct ferry_device_registry *r, size_t i)
 	int rc = dev->ops->get_state(dev, &state);
 	if (rc < 0) {
 		note_error(r, i, "get_state", ferry_device_error(dev)[0] ? ferry_device_error(dev) : strerror(-rc));
-		close_device(r, i);
+		if (!r->held[i])
+			close_device(r, i);
 		return rc;
 	}
 	r->info[i].state = ferry_device_state_to_wire(state);

@@ -32,6 +32,9 @@ struct ferry_device_registry {
 	char error[FERRY_MAX_DEVICES][256];               /* why the device is not open, "" if it is */
 	uint64_t configured_stop_copy[FERRY_MAX_DEVICES]; /* the config's estimate, the fallback */
 	uint64_t memory_owner[FERRY_MAX_DEVICES];         /* sim: VM registration whose RAM is attached */
+	/* A migration holds the handle (migration_manager.c): refresh never closes it under the
+	 * migration's threads, even when the device stops answering. */
+	bool held[FERRY_MAX_DEVICES];
 	char sim_socket[108];
 	const struct ferry_syscalls *sys; /* NULL = the real kernel */
 };
@@ -42,7 +45,8 @@ void ferry_device_registry_open(struct ferry_device_registry *r, const struct fe
 				const char *sim_socket, const struct ferry_syscalls *sys);
 
 /* Before an Inventory: re-reads each device's state and stop-copy size, and tries again to open
- * the devices that are not open. A device that stopped answering is closed, state UNSPECIFIED. */
+ * the devices that are not open. A device that stopped answering is closed, state UNSPECIFIED
+ * (unless held: its last known state stays). */
 void ferry_device_registry_refresh(struct ferry_device_registry *r);
 
 /* Gives each open sim device whose config `vm` names a registered VM that VM's guest memory (so

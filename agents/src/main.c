@@ -328,7 +328,7 @@ static int run(struct agent *a)
 		  " host_id=%s coordinator=%s data_listen=%s vm_socket=%s devices=%zu boot_id=%s",
 		  a->cfg.host_id, a->cfg.coordinator, a->data.address, a->vms.fd >= 0 ? a->vms.path : "none",
 		  a->cfg.n_devices, a->boot_id);
-	if (ferry_migration_manager_init(&a->migrations, &a->vms, a->cfg.vm_socket, migration_data_address,
+	if (ferry_migration_manager_init(&a->migrations, &a->vms, &a->devices, a->cfg.vm_socket, migration_data_address,
 					 migration_send, a) != 0) {
 		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot set up migrations\"");
 		return 1;

@@ -23,6 +23,7 @@
 #define FERRY_MIG_MAX_CHANNELS 16
 #define FERRY_MIG_ERROR_MAX 256
 #define FERRY_MIG_REPORT_QUEUE 256
+#define FERRY_MIG_REPORT_DEVICES 8 /* Progress.devices carries at most this many (queue memory) */
 
 /* The coordinator's policy for a source. Defaults fill what it leaves 0. */
 struct ferry_mig_policy {
@@ -50,8 +51,24 @@ struct ferry_mig_report {
 	uint64_t bandwidth_bytes_per_sec;
 	uint64_t expected_downtime_us;
 	uint64_t actual_downtime_us;
+	size_t n_devices; /* Progress.devices; 0 = not reported in this one */
+	struct ferry_mig_report_device {
+		char id[64];
+		uint32_t state; /* kernel state (FERRY_MIG_*), FERRY_MIG_NR_STATES if unreadable */
+		uint64_t precopy_initial_bytes, precopy_dirty_bytes, stop_copy_bytes, bytes_sent;
+	} devices[FERRY_MIG_REPORT_DEVICES];
 	int error_code; /* ferry.v1.ErrorCode, 0 = none */
 	char error[FERRY_MIG_ERROR_MAX];
+	/* Set: this report is a device step (an Event "device_state_changed"), not a Progress. It
+	 * travels in the same queue so that the coordinator sees steps and progress in order. */
+	struct ferry_mig_device_step {
+		bool present;
+		char device[64];      /* this host's id */
+		char peer_device[64]; /* the other side's id of the same device */
+		uint32_t target;      /* FERRY_MIG_* state, or FERRY_MIG_ERROR for a reset */
+		int rc;               /* 0 or the step's -errno */
+		int64_t at_unix_ns;
+	} device_step;
 };
 
 /* The queue of reports from migration threads to the event loop. */
@@ -71,6 +88,7 @@ void ferry_mig_reporter_post(struct ferry_mig_reporter *r, const struct ferry_mi
 int ferry_mig_reporter_take(struct ferry_mig_reporter *r, struct ferry_mig_report *out);
 
 struct ferry_migration_source;
+struct ferry_mig_device_binding;
 struct ferry_migration_dest;
 
 struct ferry_migration {
@@ -88,6 +106,9 @@ struct ferry_migration {
 	struct ferry_mig_reporter *reporter;
 	struct ferry_migration_source *src; /* role SOURCE */
 	struct ferry_migration_dest *dst;   /* role DESTINATION */
+	/* The VM's devices in this migration (migration_device_binding.h), NULL = none. Set before
+	 * the side's prepare, which registers it as a device hook; freed with the migration. */
+	struct ferry_mig_device_binding *devices;
 };
 
 /* Fires `ev` under the lock. Returns the new state, or FERRY_MIG_INVALID (state unchanged). On

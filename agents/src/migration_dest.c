@@ -5,6 +5,7 @@
 #include "crc32c.h"
 #include "errbuf.h"
 #include "log.h"
+#include "migration_device_binding.h"
 #include "migration_devices.h"
 #include "migration_source.h"
 #include "stream_io.h"
@@ -46,6 +47,7 @@ struct ferry_migration_dest {
 	uint32_t vcpus;                  /* (m->lock) from VCPU_STATE */
 	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) the BLOB of `start vcpus=N state=BLOB` */
 	bool start_sent;                 /* event loop only */
+	atomic_bool rx0_exited;          /* channel 0's receiver (the device streams' writer) returned */
 	pthread_mutex_t write_lock;      /* one writer per channel socket at a time */
 };
 
@@ -161,6 +163,8 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	d->register_deadline_ms = now_ms + FERRY_DEST_REGISTER_TIMEOUT_MS;
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming workload started\" migration_id=%s vm_id=%s pid=%d ram_bytes=%llu",
 		  m->id, m->vm_id, (int)pid, (unsigned long long)ram_bytes);
+	if (m->devices) /* the hook list was empty: this cannot fail */
+		(void)ferry_mig_device_set_register(&m->devices->set, &d->devices);
 	m->dst = d;
 	return 0;
 }
@@ -201,6 +205,7 @@ struct receiver {
 	int fd;
 	uint32_t round;
 	uint64_t batches, pages, zero_pages;
+	uint64_t device_bytes; /* DEVICE_CHUNK payload this round (channel 0) */
 };
 
 static uint8_t *await_ram(struct ferry_migration_dest *d)
@@ -276,11 +281,48 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 	return 0;
 }
 
+/* DEVICE_CHUNK (channel 0): the devices go to RESUMING before the first byte is written; each
+ * chunk is checked (round, device, checksum, offset) by the device set, which writes it. */
 static int on_device_chunk(struct receiver *r, const Ferry__V1__DeviceChunk *c, uint32_t payload_len, char *why,
 			   size_t cap)
 {
-	snprintf(why, cap, "device state for %.100s: devices are not migrated by this agent version", c->device_id);
-	return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+	struct ferry_migration_dest *d = r->d;
+	struct ferry_mig_device_binding *b = d->m->devices;
+	int k = b ? ferry_mig_device_binding_find_peer(b, c->device_id) : -1;
+	if (k < 0) {
+		snprintf(why, cap, "device state for %.100s, which this migration does not carry", c->device_id);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+	}
+	if (r->index != 0 || c->round != r->round) {
+		snprintf(why, cap, "channel %u: device chunk of round %u (device chunks travel on channel 0, round %u)",
+			 r->index, c->round, r->round);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+	}
+	uint8_t *buf = payload_len ? malloc(payload_len) : NULL;
+	uint32_t crc = 0;
+	if (payload_len && !buf) {
+		snprintf(why, cap, "no memory for a %u-byte device chunk", payload_len);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	int rc = payload_len ? ferry_stream_read_payload(r->fd, buf, payload_len, &crc, IO_TIMEOUT_MS) : 0;
+	if (rc) {
+		free(buf);
+		snprintf(why, cap, "channel %u: reading a device chunk: %s", r->index, ferry_wire_strerror(rc));
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	if (d->devices.started == 0 && (rc = ferry_mig_devices_resuming(&d->devices, why, cap)) < 0) {
+		free(buf);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+	}
+	rc = ferry_mig_device_set_write(&b->set, b->set.names[k], c->offset, c->stop_copy, c->end_of_stream,
+					c->payload_crc32c, buf, payload_len, why, cap);
+	free(buf);
+	if (rc < 0)
+		return rc == -EBADMSG ? FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM
+		       : rc == -EPROTO ? FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE
+				       : FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+	r->device_bytes += payload_len;
+	return 0;
 }
 
 /* VCPU_STATE (final round, channel 0): the source's frozen vCPUs; a CRC mismatch discards. */
@@ -314,10 +356,14 @@ static int on_vcpu_state(struct receiver *r, const Ferry__V1__VcpuState *v, char
 static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, char *why, size_t cap, int *code)
 {
 	struct ferry_migration_dest *d = r->d;
-	if (e->round != r->round || e->channel_index != r->index || e->batches != r->batches || e->pages != r->pages) {
-		snprintf(why, cap, "channel %u: END_OF_ROUND %u says %llu batches / %llu pages, %llu / %llu arrived",
+	if (e->round != r->round || e->channel_index != r->index || e->batches != r->batches || e->pages != r->pages ||
+	    e->device_bytes != r->device_bytes) {
+		snprintf(why, cap,
+			 "channel %u: END_OF_ROUND %u says %llu batches / %llu pages / %llu device bytes, %llu / %llu / %llu "
+			 "arrived",
 			 r->index, e->round, (unsigned long long)e->batches, (unsigned long long)e->pages,
-			 (unsigned long long)r->batches, (unsigned long long)r->pages);
+			 (unsigned long long)e->device_bytes, (unsigned long long)r->batches, (unsigned long long)r->pages,
+			 (unsigned long long)r->device_bytes);
 		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
 		return -1;
 	}
@@ -335,7 +381,7 @@ static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, c
 		return -1;
 	}
 	r->round++;
-	r->batches = r->pages = r->zero_pages = 0;
+	r->batches = r->pages = r->zero_pages = r->device_bytes = 0;
 	return e->final ? 1 : 0;
 }
 
@@ -381,6 +427,8 @@ static void *receiver_main(void *arg)
 			pthread_mutex_lock(&d->m->lock);
 			bool loaded = ++d->finals == d->m->channels && d->have_vcpu;
 			pthread_mutex_unlock(&d->m->lock);
+			if (r->index == 0)
+				atomic_store(&d->rx0_exited, true);
 			if (loaded && ferry_migration_fire(d->m, FERRY_MIG_EV_FINAL_RECEIVED, 0, NULL) != FERRY_MIG_INVALID)
 				post(d->m); /* wakes the event loop, which starts the workload */
 			free(r);
@@ -390,6 +438,8 @@ static void *receiver_main(void *arg)
 	/* A channel that breaks after the VM resumed is of no consequence. */
 	if (!ferry_mig_state_final(ferry_migration_state(d->m)))
 		discard(d, code == FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL ? -1 : r->fd, code, why);
+	if (r->index == 0)
+		atomic_store(&d->rx0_exited, true);
 	free(r);
 	return NULL;
 }
@@ -520,7 +570,10 @@ static void check_started(struct ferry_migration_dest *d, struct ferry_vm_listen
 			ferry_log(FERRY_LOG_ERROR, "msg=\"cannot send RESUME_CONFIRM\" migration_id=%s reason=\"%s\"",
 				  d->m->id, ferry_wire_strerror(rc));
 		ferry_migration_fire(d->m, FERRY_MIG_EV_STARTED, 0, NULL);
-		post(d->m);
+		struct ferry_mig_report rep; /* receivers are done: the devices are ours to read */
+		ferry_migration_report_base(d->m, &rep);
+		ferry_mig_device_binding_report(d->m->devices, &rep);
+		ferry_mig_reporter_post(d->m->reporter, &rep);
 		shut_channels(d);
 		return;
 	}
@@ -532,6 +585,14 @@ static void check_started(struct ferry_migration_dest *d, struct ferry_vm_listen
 		snprintf(why, sizeof why, "the incoming workload refused to start: %.200s", answer[0] ? answer : "it exited");
 		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, why);
 	}
+}
+
+/* A discarded migration resets the devices it put in RESUMING, once channel 0's receiver (their
+ * writer) is gone; until then the next poll tries again. */
+static void roll_back_devices(struct ferry_migration_dest *d)
+{
+	if (d->devices.started && (atomic_load(&d->rx0_exited) || !d->started[0]))
+		ferry_mig_devices_rollback(&d->devices);
 }
 
 static void reap(struct ferry_migration_dest *d)
@@ -550,6 +611,7 @@ void ferry_migration_dest_poll(struct ferry_migration *m, struct ferry_vm_listen
 		return;
 	enum ferry_migr_state st = ferry_migration_state(m);
 	if (st == FERRY_MIG_DST_DISCARDED) {
+		roll_back_devices(d);
 		if (d->pid > 0)
 			kill(d->pid, SIGKILL); /* it never ran: nothing of it may survive */
 		reap(d);
@@ -597,6 +659,8 @@ void ferry_migration_dest_free(struct ferry_migration *m)
 	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
 		if (d->started[i])
 			pthread_join(d->threads[i], NULL);
+	if (ferry_migration_state(m) != FERRY_MIG_DST_RESUMED && d->devices.started)
+		ferry_mig_devices_rollback(&d->devices); /* every receiver is joined: nobody writes any more */
 	if (ferry_migration_state(m) == FERRY_MIG_DST_DISCARDED && d->pid > 0) {
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, NULL, 0);

@@ -11,6 +11,10 @@
  * migration: the incoming workload is killed and never runs. Writing before the checksum is known
  * is safe for that reason: memory of a failed migration is never used.
  *
+ * DEVICE_CHUNKs (channel 0 only, see migration_source.h): the first one puts the devices in
+ * RESUMING; each is written by the device set (checksum, exact offset). A discarded migration
+ * resets the devices it put in RESUMING.
+ *
  * Once every channel delivered its final END_OF_ROUND and the vCPU state arrived, the event loop
  * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
  * on "ok started" it sends RESUME_CONFIRM {vcpu_start_unix_ns, memory_verified} on channel 0.

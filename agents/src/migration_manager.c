@@ -4,21 +4,24 @@
 #include "clock.h"
 #include "log.h"
 #include "migration_dest.h"
+#include "migration_device_binding.h"
 #include "migration_source.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CODE(x) FERRY__V1__ERROR_CODE__ERROR_CODE_##x
 
 int ferry_migration_manager_init(struct ferry_migration_manager *mm, struct ferry_vm_listener *vms,
-				 const char *vm_socket, int (*data_address)(void *, char *, size_t),
+				 struct ferry_device_registry *devices, const char *vm_socket, int (*data_address)(void *, char *, size_t),
 				 int (*send)(void *, unsigned, const ProtobufCMessage *), void *ctx)
 {
 	memset(mm, 0, sizeof *mm);
 	ferry_command_table_init(&mm->commands);
 	mm->vms = vms;
+	mm->devices = devices;
 	snprintf(mm->vm_socket, sizeof mm->vm_socket, "%s", vm_socket);
 	mm->data_address = data_address;
 	mm->send = send;
@@ -34,12 +37,26 @@ static struct ferry_migration *find(struct ferry_migration_manager *mm, const ch
 	return NULL;
 }
 
-static void release(struct ferry_migration *m)
+/* The registry's `held` marks: every device of a migration still in a slot (its threads may use
+ * the handle until the slot is released). */
+static void hold_devices(struct ferry_migration_manager *mm)
+{
+	if (!mm->devices)
+		return;
+	memset(mm->devices->held, 0, sizeof mm->devices->held);
+	for (size_t i = 0; i < FERRY_MAX_MIGRATIONS; i++)
+		for (size_t k = 0; mm->migs[i].used && mm->migs[i].devices && k < mm->migs[i].devices->set.g.n; k++)
+			mm->devices->held[mm->migs[i].devices->reg_index[k]] = true;
+}
+
+static void release(struct ferry_migration_manager *mm, struct ferry_migration *m)
 {
 	ferry_migration_source_free(m);
 	ferry_migration_dest_free(m);
+	free(m->devices);
 	pthread_mutex_destroy(&m->lock);
 	memset(m, 0, sizeof *m);
+	hold_devices(mm);
 }
 
 /* A free slot, reclaiming the oldest finished migration if needed. */
@@ -56,7 +73,7 @@ static struct ferry_migration *new_migration(struct ferry_migration_manager *mm,
 	if (!m)
 		return NULL;
 	if (m->used)
-		release(m);
+		release(mm, m);
 	m->used = true;
 	snprintf(m->id, sizeof m->id, "%s", id);
 	snprintf(m->vm_id, sizeof m->vm_id, "%s", vm_id);
@@ -72,9 +89,71 @@ static struct ferry_migration *new_migration(struct ferry_migration_manager *mm,
 	return m;
 }
 
+/* busy[k]: registry device k is held by an unfinished migration (its devices are not free). */
+static void devices_in_use(struct ferry_migration_manager *mm, bool *busy)
+{
+	memset(busy, 0, sizeof(bool) * FERRY_MAX_DEVICES);
+	for (size_t i = 0; i < FERRY_MAX_MIGRATIONS; i++) {
+		struct ferry_migration *m = &mm->migs[i];
+		if (!m->used || !m->devices || ferry_mig_state_final(ferry_migration_state(m)))
+			continue;
+		for (size_t k = 0; k < m->devices->set.g.n; k++)
+			busy[m->devices->reg_index[k]] = true;
+	}
+}
+
+/* A device step as Event "device_state_changed": attributes device_id (this host's),
+ * peer_device_id (the other side's), role, state (the target; "reset" for a reset), result. */
+static void send_device_event(struct ferry_migration_manager *mm, const struct ferry_mig_report *r)
+{
+	const struct ferry_mig_device_step *s = &r->device_step;
+	const char *state = s->target == FERRY_MIG_ERROR ? "reset" : ferry_mig_state_name(s->target);
+	const char *result = s->rc == 0 ? "ok" : strerror(-s->rc);
+	char message[300];
+	snprintf(message, sizeof message, "device %s %s %s%s%s", s->device,
+		 s->target == FERRY_MIG_ERROR ? "was" : "went to", state, s->rc ? ": " : "", s->rc ? result : "");
+	Ferry__V1__Attribute a[5], *ap[5];
+	const char *kv[5][2] = {{"device_id", s->device}, {"peer_device_id", s->peer_device},
+				{"role", r->role == FERRY_MIG_SOURCE ? "source" : "destination"}, {"state", state},
+				{"result", result}};
+	for (size_t i = 0; i < 5; i++) {
+		ferry__v1__attribute__init(&a[i]);
+		a[i].key = (char *)kv[i][0];
+		a[i].value = (char *)kv[i][1];
+		ap[i] = &a[i];
+	}
+	Ferry__V1__Event e = FERRY__V1__EVENT__INIT;
+	e.migration_id = (char *)r->migration_id;
+	e.kind = "device_state_changed";
+	e.message = message;
+	e.at_unix_ns = s->at_unix_ns;
+	e.n_attributes = 5;
+	e.attributes = ap;
+	if (mm->send(mm->ctx, FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT, &e.base) < 0)
+		ferry_log(FERRY_LOG_DEBUG, "msg=\"event not sent: control link down\" migration_id=%s", r->migration_id);
+}
+
 static void send_progress(struct ferry_migration_manager *mm, const struct ferry_mig_report *r)
 {
+	if (r->device_step.present) {
+		send_device_event(mm, r);
+		return;
+	}
 	Ferry__V1__Progress p = FERRY__V1__PROGRESS__INIT;
+	Ferry__V1__DeviceProgress dp[FERRY_MIG_REPORT_DEVICES], *dps[FERRY_MIG_REPORT_DEVICES];
+	for (size_t i = 0; i < r->n_devices; i++) {
+		const struct ferry_mig_report_device *d = &r->devices[i];
+		ferry__v1__device_progress__init(&dp[i]);
+		dp[i].device_id = (char *)d->id;
+		dp[i].state = (Ferry__V1__DeviceState)ferry_device_state_to_wire(d->state);
+		dp[i].precopy_initial_bytes = d->precopy_initial_bytes;
+		dp[i].precopy_dirty_bytes = d->precopy_dirty_bytes;
+		dp[i].stop_copy_bytes = d->stop_copy_bytes;
+		dp[i].bytes_sent = d->bytes_sent;
+		dps[i] = &dp[i];
+	}
+	p.n_devices = r->n_devices;
+	p.devices = dps;
 	Ferry__V1__Error e = FERRY__V1__ERROR__INIT;
 	p.migration_id = (char *)r->migration_id;
 	p.vm_id = (char *)r->vm_id;
@@ -113,25 +192,41 @@ static int prepare_destination(struct ferry_migration_manager *mm, const Ferry__
 		snprintf(msg, cap, "VM %.128s is already registered on this host", p->vm_id);
 		return CODE(UNEXPECTED_MESSAGE);
 	}
+	struct ferry_mig_device_binding *devices = NULL;
 	if (p->n_devices) {
-		snprintf(msg, cap, "device migration is not supported by this agent version yet");
-		return CODE(UNSUPPORTED);
+		bool busy[FERRY_MAX_DEVICES];
+		if (!mm->devices) {
+			snprintf(msg, cap, "this agent has no device registry: devices cannot migrate here");
+			return CODE(UNSUPPORTED);
+		}
+		devices_in_use(mm, busy);
+		int drc = ferry_mig_device_binding_destination(mm->devices, p->vm_id, p->devices, p->n_devices, busy,
+							       &devices, msg, cap);
+		if (drc < 0)
+			return drc == -ENOMEM ? CODE(INTERNAL) : CODE(DEVICE);
 	}
 	int rc = mm->data_address(mm->ctx, address, acap);
 	if (rc) {
+		free(devices);
 		snprintf(msg, cap, "cannot tell the data address: %s", strerror(-rc));
 		return CODE(INTERNAL);
 	}
 	struct ferry_migration *m =
 		new_migration(mm, cmd->migration_id, p->vm_id, FERRY_MIG_DESTINATION, &p->token, p->channels);
 	if (!m) {
+		free(devices);
 		snprintf(msg, cap, "too many migrations on this host");
 		return CODE(UNSUPPORTED);
+	}
+	m->devices = devices;
+	if (devices) {
+		ferry_mig_device_binding_observe(devices, m);
+		hold_devices(mm);
 	}
 	rc = ferry_migration_dest_prepare(m, p->ram_bytes, p->vcpus, p->launch_args, p->n_launch_args, mm->vm_socket,
 					  now_ms, msg, cap);
 	if (rc) {
-		release(m);
+		release(mm, m);
 		return rc == -EINVAL ? CODE(BAD_MESSAGE) : CODE(INTERNAL);
 	}
 	return 0;
@@ -149,14 +244,28 @@ static int prepare_source(struct ferry_migration_manager *mm, const Ferry__V1__C
 		snprintf(msg, cap, "PrepareSource needs destination_address and token");
 		return CODE(BAD_MESSAGE);
 	}
+	struct ferry_mig_device_binding *devices = NULL;
+	if (mm->devices) {
+		bool busy[FERRY_MAX_DEVICES];
+		devices_in_use(mm, busy);
+		int drc = ferry_mig_device_binding_source(mm->devices, p->vm_id, busy, &devices, msg, cap);
+		if (drc < 0)
+			return drc == -ENOMEM ? CODE(INTERNAL) : CODE(DEVICE);
+	}
 	struct ferry_migration *m = new_migration(mm, cmd->migration_id, p->vm_id, FERRY_MIG_SOURCE, &p->token, p->channels);
 	if (!m) {
+		free(devices);
 		snprintf(msg, cap, "too many migrations on this host");
 		return CODE(UNSUPPORTED);
 	}
+	m->devices = devices;
+	if (devices) {
+		ferry_mig_device_binding_observe(devices, m);
+		hold_devices(mm);
+	}
 	int rc = ferry_migration_source_prepare(m, vm, p->destination_address, msg, cap);
 	if (rc) {
-		release(m);
+		release(mm, m);
 		return rc == -EOPNOTSUPP ? CODE(UNSUPPORTED) : CODE(MEMORY);
 	}
 	return 0;
@@ -350,7 +459,7 @@ void ferry_migration_manager_close(struct ferry_migration_manager *mm)
 			continue;
 		if (m->src && !ferry_mig_state_final(ferry_migration_state(m)))
 			ferry_migration_source_abort(m, "agent stopping");
-		release(m);
+		release(mm, m);
 	}
 	ferry_mig_reporter_destroy(&mm->reporter);
 }

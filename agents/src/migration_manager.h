@@ -9,6 +9,7 @@
 #include "ferry.pb-c.h"
 #include "migration.h"
 #include "migration_commands.h"
+#include "device_registry.h"
 #include "vm_listener.h"
 
 #define FERRY_MAX_MIGRATIONS 16
@@ -18,6 +19,7 @@ struct ferry_migration_manager {
 	struct ferry_migration migs[FERRY_MAX_MIGRATIONS];
 	struct ferry_mig_reporter reporter;
 	struct ferry_vm_listener *vms;
+	struct ferry_device_registry *devices; /* the host's devices (event loop only) */
 	char vm_socket[FERRY_VM_SOCKET_PATH_MAX];
 	/* Where data channels reach this agent (for PrepareDestination's result). */
 	int (*data_address)(void *ctx, char *out, size_t cap);
@@ -30,8 +32,9 @@ struct ferry_migration_manager {
 	char result_id[FERRY_MIG_ID_MAX], result_message[FERRY_CMD_MESSAGE_MAX], result_address[FERRY_CMD_ADDRESS_MAX];
 };
 
+/* `devices` (may be NULL: no device migrates) must outlive the manager. */
 int ferry_migration_manager_init(struct ferry_migration_manager *mm, struct ferry_vm_listener *vms,
-				 const char *vm_socket, int (*data_address)(void *, char *, size_t),
+				 struct ferry_device_registry *devices, const char *vm_socket, int (*data_address)(void *, char *, size_t),
 				 int (*send)(void *, unsigned, const ProtobufCMessage *), void *ctx);
 /* Aborts what runs, joins every thread, frees everything. */
 void ferry_migration_manager_close(struct ferry_migration_manager *mm);

@@ -5,6 +5,7 @@
 #include "errbuf.h"
 #include "ferry.pb-c.h"
 #include "log.h"
+#include "migration_device_binding.h"
 #include "migration_source_impl.h"
 #include "stream_io.h"
 #include "workload_state.h"
@@ -124,6 +125,8 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 	rc = ferry_dirty_tracker_open(s->pid, vm->uffd, s->base, s->ram_bytes, &s->tracker, err, errlen);
 	if (rc)
 		goto fail;
+	if (m->devices) /* the hook list was empty: this cannot fail */
+		(void)ferry_mig_device_set_register(&m->devices->set, &s->devices);
 	m->src = s;
 	return 0;
 fail:
@@ -218,6 +221,7 @@ static void report(struct ferry_migration_source *s, uint32_t round, const struc
 	}
 	r.expected_downtime_us = expected_us;
 	r.actual_downtime_us = actual_us;
+	ferry_mig_device_binding_report(s->m->devices, &r);
 	ferry_mig_reporter_post(s->m->reporter, &r);
 	ferry_log(FERRY_LOG_INFO,
 		  "msg=\"round ended\" migration_id=%s round=%u pages=%llu zero_pages=%llu payload_bytes=%llu "
@@ -280,10 +284,16 @@ static void *worker_main(void *arg)
 		rc = connect_channels(s, err, sizeof err);
 	if (!rc)
 		rc = ferry_dirty_tracker_start(s->tracker, err, sizeof err);
-	if (!rc)
-		rc = ferry_mig_devices_precopy_start(&s->devices, err, sizeof err);
 	if (rc)
 		goto fail;
+	/* Device DMA is logged from before round 0 reads RAM, as CPU writes are tracked. */
+	rc = ferry_mig_dma_log_start(&s->dma, m->devices, s->ram_bytes, err, sizeof err);
+	if (!rc)
+		rc = ferry_mig_devices_precopy_start(&s->devices, err, sizeof err);
+	if (rc) {
+		code = FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+		goto fail;
+	}
 	ferry_dirty_bitmap_set_range(&bm, 0, s->npages); /* round 0: all of RAM */
 	for (;; round++) {
 		uint64_t ns0;
@@ -301,6 +311,10 @@ static void *worker_main(void *arg)
 		if (got < 0) {
 			rc = (int)got;
 			code = FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
+			goto fail;
+		}
+		if ((rc = ferry_mig_dma_log_collect(&s->dma, &bm, NULL, err, sizeof err)) < 0) {
+			code = FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
 			goto fail;
 		}
 		dirty = ferry_dirty_bitmap_count(&bm);
@@ -337,6 +351,11 @@ static void *worker_main(void *arg)
 		code = FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
 		goto fail;
 	}
+	/* The devices are quiesced: what they wrote since the last round is all they wrote. */
+	if ((rc = ferry_mig_dma_log_collect(&s->dma, &bm, NULL, err, sizeof err)) < 0) {
+		code = FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+		goto fail;
+	}
 	rc = workload_command(s, "export", "ok export", reply, sizeof reply, err, sizeof err);
 	if (rc)
 		goto fail;
@@ -351,6 +370,11 @@ static void *worker_main(void *arg)
 	if (rc)
 		goto fail;
 	s->ram_bytes_sent += st.payload_bytes;
+	/* Every device stream ended in the final round: the saving sessions end (STOP_COPY -> STOP). */
+	if (m->devices && (rc = ferry_mig_device_set_stop(&m->devices->set, err, sizeof err)) < 0) {
+		code = FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
+		goto fail;
+	}
 	ferry_migration_fire(m, FERRY_MIG_EV_FINAL_SENT, 0, NULL);
 	rc = await_confirm(s, &start_ns, &code, err, sizeof err);
 	if (rc)
@@ -380,6 +404,7 @@ fail:
 	pthread_mutex_lock(&m->lock);
 	shutdown_channels_locked(s);
 	pthread_mutex_unlock(&m->lock);
+	ferry_mig_dma_log_stop(&s->dma);
 	ferry_mig_devices_rollback(&s->devices);
 	if (frozen) {
 		char terr[200];
@@ -394,6 +419,7 @@ fail:
 		  m->vm_id, err);
 	report(s, round, &st, dirty, 0, 0, 0);
 out:
+	ferry_mig_dma_log_stop(&s->dma);
 	ferry_dirty_bitmap_free(&bm);
 	source_release(s);
 	atomic_store(&s->worker_done, true);

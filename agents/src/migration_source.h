@@ -12,6 +12,13 @@
  * expected downtime = (dirty bytes + device stop-copy bytes) / measured bandwidth <= budget, or a
  * ForceCutover came, or the round count reached max_rounds.
  *
+ * Devices (migration_device_binding.h, m->devices): pre-copy starts them (PRE_COPY) and their DMA
+ * logs (migration_dma_log.h), whose reports join every harvest. Each round, channel 0 sends after
+ * its pages what each device offers as DEVICE_CHUNKs {device_id, round, offset, stop_copy,
+ * end_of_stream, payload_crc32c}, device after device; END_OF_ROUND.device_bytes counts their
+ * payload. In the final round the devices are in STOP_COPY and each stream is sent to its end,
+ * closed by an empty chunk with end_of_stream; then the devices go to STOP.
+ *
  * Cutover: the workload's vCPUs freeze (its control socket: `freeze`), the devices go to
  * STOP_COPY (migration_devices.h), the last harvest is sent as the final round, the vCPU state
  * (`export`) travels as a VCPU_STATE frame {vcpus, state, state_crc32c} on channel 0, then the

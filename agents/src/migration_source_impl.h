@@ -13,6 +13,7 @@
 #include "dirty_tracker.h"
 #include "migration.h"
 #include "migration_devices.h"
+#include "migration_dma_log.h"
 #include "net.h"
 #include "stream_bucket.h"
 #include "workload_ipc.h"
@@ -26,6 +27,7 @@ struct ferry_migration_source {
 	const uint8_t *ram; /* read-only MAP_SHARED mapping of the guest-RAM memfd */
 	struct ferry_dirty_tracker *tracker;
 	struct ferry_mig_device_hooks devices;
+	struct ferry_mig_dma_log dma; /* the worker's */
 	int fds[FERRY_MIG_MAX_CHANNELS]; /* data channels, -1 when closed */
 	unsigned n_channels;
 	/* (m->lock) */

@@ -2,6 +2,7 @@
 #include "sim_backend.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@ struct ferry_sim_device {
 	uint64_t session; /* live data session, 0 = none */
 	int poll_fd;      /* the session's poll handle, -1 = none */
 	uint8_t *buf;     /* request/response payload */
+	/* One request/response (and the use of buf and the session after it) at a time: the event
+	 * loop (inventory refresh, guest-memory attach) and a migration's threads share the handle. */
+	pthread_mutex_t lock;
 };
 
 static struct ferry_sim_device *sim(struct ferry_device *dev)
@@ -113,6 +117,7 @@ static int sim_open(const struct ferry_device_open_args *args, struct ferry_devi
 		return -ENOMEM;
 	}
 	d->base.ops = &ferry_sim_ops;
+	pthread_mutex_init(&d->lock, NULL);
 	d->poll_fd = -1;
 	d->sock = -1;
 	int rc;
@@ -142,6 +147,7 @@ static int sim_open(const struct ferry_device_open_args *args, struct ferry_devi
 fail:
 	if (d->sock >= 0)
 		close(d->sock);
+	pthread_mutex_destroy(&d->lock);
 	free(d->buf);
 	free(d);
 	return rc;
@@ -152,6 +158,7 @@ static void sim_close(struct ferry_device *dev)
 	struct ferry_sim_device *d = sim(dev);
 	drop_session(d); /* the device keeps its session; only our handle goes */
 	close(d->sock);
+	pthread_mutex_destroy(&d->lock);
 	free(d->buf);
 	free(d);
 }
@@ -349,7 +356,10 @@ static int sim_compat(struct ferry_device *dev, struct ferry_device_compat *out)
 int ferry_sim_attach_memory(struct ferry_device *dev, int memfd, uint64_t size)
 {
 	struct ferry_sim_msg r;
-	return (int)call(sim(dev), FERRY_SIM_OP_ATTACH_MEMORY, memfd >= 0 ? size : 0, 0, NULL, 0, memfd, &r);
+	pthread_mutex_lock(&sim(dev)->lock);
+	int rc = (int)call(sim(dev), FERRY_SIM_OP_ATTACH_MEMORY, memfd >= 0 ? size : 0, 0, NULL, 0, memfd, &r);
+	pthread_mutex_unlock(&sim(dev)->lock);
+	return rc;
 }
 
 int ferry_sim_set_faults(struct ferry_device *dev, const struct ferry_sim_faults *faults)
@@ -357,24 +367,66 @@ int ferry_sim_set_faults(struct ferry_device *dev, const struct ferry_sim_faults
 	struct ferry_sim_msg r;
 	uint8_t p[FERRY_SIM_WIRE_FAULTS_LEN];
 	ferry_sim_faults_encode(faults, p);
-	return (int)call(sim(dev), FERRY_SIM_OP_SET_FAULTS, 0, 0, p, sizeof p, -1, &r);
+	pthread_mutex_lock(&sim(dev)->lock);
+	int rc = (int)call(sim(dev), FERRY_SIM_OP_SET_FAULTS, 0, 0, p, sizeof p, -1, &r);
+	pthread_mutex_unlock(&sim(dev)->lock);
+	return rc;
 }
+
+int ferry_sim_state_crc(struct ferry_device *dev, uint32_t *crc)
+{
+	struct ferry_sim_msg r;
+	pthread_mutex_lock(&sim(dev)->lock);
+	int rc = (int)call(sim(dev), FERRY_SIM_OP_STATE_CRC, 0, 0, NULL, 0, -1, &r);
+	pthread_mutex_unlock(&sim(dev)->lock);
+	if (rc == 0)
+		*crc = (uint32_t)r.a;
+	return rc;
+}
+
+/* The ops as the table exports them: each holds the device's lock for the whole operation. */
+#define LOCKED(ret, op, params, args)                 \
+	static ret locked_##op params                 \
+	{                                             \
+		pthread_mutex_lock(&sim(dev)->lock);   \
+		ret rc = sim_##op args;               \
+		pthread_mutex_unlock(&sim(dev)->lock); \
+		return rc;                            \
+	}
+LOCKED(int, probe, (struct ferry_device * dev, struct ferry_mig_caps *caps), (dev, caps))
+LOCKED(int, get_state, (struct ferry_device * dev, uint32_t *state), (dev, state))
+LOCKED(int, set_state, (struct ferry_device * dev, uint32_t target, int *data_fd), (dev, target, data_fd))
+LOCKED(int, complete_saving_layout, (struct ferry_device * dev, uint64_t regions), (dev, regions))
+LOCKED(ssize_t, read_data, (struct ferry_device * dev, void *buf, size_t len), (dev, buf, len))
+LOCKED(int, write_data, (struct ferry_device * dev, const void *buf, size_t len), (dev, buf, len))
+LOCKED(int, precopy_info, (struct ferry_device * dev, struct ferry_precopy_info *info), (dev, info))
+LOCKED(int, stop_copy_size, (struct ferry_device * dev, uint64_t *bytes), (dev, bytes))
+LOCKED(int, dma_log_start,
+       (struct ferry_device * dev, const struct ferry_dma_range *ranges, uint32_t n, uint64_t *page_size),
+       (dev, ranges, n, page_size))
+LOCKED(int, dma_log_report,
+       (struct ferry_device * dev, uint64_t iova, uint64_t length, uint64_t page_size, uint64_t *bitmap,
+	size_t words),
+       (dev, iova, length, page_size, bitmap, words))
+LOCKED(int, dma_log_stop, (struct ferry_device * dev), (dev))
+LOCKED(int, reset, (struct ferry_device * dev), (dev))
+LOCKED(int, compat, (struct ferry_device * dev, struct ferry_device_compat *out), (dev, out))
 
 const struct ferry_device_ops ferry_sim_ops = {
 	.name = "sim",
 	.open = sim_open,
 	.close = sim_close,
-	.probe = sim_probe,
-	.get_state = sim_get_state,
-	.set_state = sim_set_state,
-	.complete_saving_layout = sim_complete_saving_layout,
-	.read_data = sim_read_data,
-	.write_data = sim_write_data,
-	.precopy_info = sim_precopy_info,
-	.stop_copy_size = sim_stop_copy_size,
-	.dma_log_start = sim_dma_log_start,
-	.dma_log_report = sim_dma_log_report,
-	.dma_log_stop = sim_dma_log_stop,
-	.reset = sim_reset,
-	.compat = sim_compat,
+	.probe = locked_probe,
+	.get_state = locked_get_state,
+	.set_state = locked_set_state,
+	.complete_saving_layout = locked_complete_saving_layout,
+	.read_data = locked_read_data,
+	.write_data = locked_write_data,
+	.precopy_info = locked_precopy_info,
+	.stop_copy_size = locked_stop_copy_size,
+	.dma_log_start = locked_dma_log_start,
+	.dma_log_report = locked_dma_log_report,
+	.dma_log_stop = locked_dma_log_stop,
+	.reset = locked_reset,
+	.compat = locked_compat,
 };

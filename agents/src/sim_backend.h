@@ -29,5 +29,7 @@ int ferry_sim_parse_address(const char *s, struct ferry_sim_address *out);
  * by the device) to the device for its DMA writes (memfd < 0 detaches), and inject faults. */
 int ferry_sim_attach_memory(struct ferry_device *dev, int memfd, uint64_t size);
 int ferry_sim_set_faults(struct ferry_device *dev, const struct ferry_sim_faults *faults);
+/* The checksum of the device's internal state (not a kernel operation: tests compare twins). */
+int ferry_sim_state_crc(struct ferry_device *dev, uint32_t *crc);
 
 #endif

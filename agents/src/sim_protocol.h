@@ -39,6 +39,8 @@
  *                   as SCM_RIGHTS with the header;
  *                   no fd = detach
  *   SET_FAULTS      payload = struct ferry_sim_wire_faults -
+ *   STATE_CRC       -                                   a = crc32c of the internal state (tests:
+ *                                                           "the twin holds the same state")
  *
  * Versioning: bump FERRY_SIM_PROTO_VERSION only for breaking changes; new ops may be added.
  */
@@ -74,6 +76,7 @@ enum ferry_sim_op {
 	FERRY_SIM_OP_RESET,
 	FERRY_SIM_OP_ATTACH_MEMORY,
 	FERRY_SIM_OP_SET_FAULTS,
+	FERRY_SIM_OP_STATE_CRC,
 	FERRY_SIM_OP_COUNT,
 };
 

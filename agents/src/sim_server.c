@@ -267,6 +267,9 @@ static int64_t device_request(struct ferry_sim_server *s, struct ferry_sim_serve
 		ferry_sim_model_set_faults(m, &f);
 		return 0;
 	}
+	case FERRY_SIM_OP_STATE_CRC:
+		resp->a = ferry_sim_model_state_crc(m);
+		return 0;
 	default:
 		return -EINVAL;
 	}

@@ -5,6 +5,7 @@
 #include "crc32c.h"
 #include "errbuf.h"
 #include "log.h"
+#include "migration_device_binding.h"
 #include "migration_source.h"
 #include "migration_source_impl.h"
 #include "stream_io.h"
@@ -189,6 +190,49 @@ static int send_vcpu_state(struct channel_job *j)
 	return rc ? io_fail(j, rc, "sending the vCPU state") : (int)len;
 }
 
+/* A pre-copy round takes at most this much of one device's stream, so that a device dirtying its
+ * state faster than we send cannot keep the round from ending. */
+#define DEVICE_PRECOPY_ROUND_MAX (64ull << 20)
+
+/* Channel 0, every round after the pages: what each device has to say now. Pre-copy rounds send
+ * what the device offers (until "nothing now"); the final round (devices in STOP_COPY) sends each
+ * stream to its end, closed by an empty chunk with end_of_stream. Adds the payload to *bytes. */
+static int send_device_chunks(struct channel_job *j, uint64_t *bytes)
+{
+	struct ferry_migration_source *s = j->s;
+	struct ferry_mig_device_binding *b = s->m->devices;
+	size_t cap = (size_t)FERRY_STREAM_CHUNK_PAGES * PAGE;
+	for (size_t i = 0; b && i < b->set.g.n; i++) {
+		uint64_t sent = 0;
+		while (j->final || sent < DEVICE_PRECOPY_ROUND_MAX) {
+			struct ferry_mig_device_chunk c;
+			char why[FERRY_MIG_ERROR_MAX];
+			ssize_t n = ferry_mig_device_set_read(&b->set, i, j->buf, cap, &c, why, sizeof why);
+			if (n == -ENOMSG)
+				break;
+			if (n < 0)
+				return fail(j, (int)n, FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE, why);
+			Ferry__V1__DeviceChunk d = FERRY__V1__DEVICE_CHUNK__INIT;
+			d.device_id = b->peer[i];
+			d.round = j->round;
+			d.offset = c.offset;
+			d.stop_copy = c.stop_copy;
+			d.end_of_stream = c.end_of_stream;
+			d.payload_crc32c = ferry_crc32c(0, j->buf, (size_t)n);
+			pace(s, (uint64_t)n + 64);
+			int rc = ferry_stream_send(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK, &d.base,
+						   j->buf, (uint32_t)n, FERRY_STREAM_IO_TIMEOUT_MS);
+			if (rc)
+				return io_fail(j, rc, "sending a device chunk");
+			sent += (uint64_t)n;
+			*bytes += (uint64_t)n;
+			if (c.end_of_stream)
+				break;
+		}
+	}
+	return 0;
+}
+
 /* Reads the channel's ROUND_ACK for this round; an ERROR from the destination fails the round. */
 static int await_ack(struct channel_job *j)
 {
@@ -218,7 +262,7 @@ static void *channel_main(void *arg)
 {
 	struct channel_job *j = arg;
 	struct ferry_migration_source *s = j->s;
-	uint64_t seq = 0, device_bytes = 0; /* device state travels elsewhere; the vCPU state is not device bytes */
+	uint64_t seq = 0, device_bytes = 0; /* DEVICE_CHUNK payload (channel 0); the vCPU state is not device bytes */
 	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
 	if (!j->buf) {
 		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
@@ -235,6 +279,8 @@ static void *channel_main(void *arg)
 		if (send_region(j, first, end, &seq))
 			goto out;
 	}
+	if (j->index == 0 && send_device_chunks(j, &device_bytes) < 0)
+		goto out;
 	if (j->final && j->index == 0 && j->vcpu_state && send_vcpu_state(j) < 0)
 		goto out;
 	Ferry__V1__EndOfRound e = FERRY__V1__END_OF_ROUND__INIT;

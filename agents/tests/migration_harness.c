@@ -2,6 +2,7 @@
 #include "migration_harness.h"
 
 #include "net.h"
+#include "simdevd_helper.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -33,6 +34,23 @@ static pid_t spawn(const char *const *argv, const char *const *env)
 	return pid;
 }
 
+static const char *attribute(const Ferry__V1__Event *e, const char *key)
+{
+	for (size_t i = 0; i < e->n_attributes; i++)
+		if (strcmp(e->attributes[i]->key, key) == 0)
+			return e->attributes[i]->value;
+	return "";
+}
+
+static void note_device_step(struct mh_host *h, const Ferry__V1__Event *e)
+{
+	if (strcmp(e->kind, "device_state_changed") != 0 || strcmp(attribute(e, "result"), "ok") != 0 ||
+	    h->n_device_steps == sizeof h->device_steps / sizeof h->device_steps[0])
+		return;
+	snprintf(h->device_steps[h->n_device_steps++], sizeof h->device_steps[0], "%s %s", attribute(e, "device_id"),
+		 attribute(e, "state"));
+}
+
 /* Next frame of `type` from this host's agent, skipping inventories, heartbeats, progress. */
 static ProtobufCMessage *next_of(struct mh_host *h, unsigned type)
 {
@@ -40,6 +58,8 @@ static ProtobufCMessage *next_of(struct mh_host *h, unsigned type)
 		struct ferry_frame f;
 		if (test_peer_read_frame(&h->ferryd, &f, MH_T_MS) != 1)
 			return NULL;
+		if (f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT)
+			note_device_step(h, (const Ferry__V1__Event *)f.msg);
 		if (f.type == type) {
 			ProtobufCMessage *m = f.msg;
 			f.msg = NULL;
@@ -59,7 +79,8 @@ static int start_host(struct mh_cluster *c, struct mh_host *h, const char *name,
 		return -1;
 	snprintf(h->vm_socket, sizeof h->vm_socket, "%s/%s.sock", c->dir, name);
 	const char *argv[] = {agent, "--coordinator", h->ferryd.address, "--host-id", name, "--data-listen",
-			      "127.0.0.1:0", "--vm-socket", h->vm_socket, "--log-level", "info", NULL};
+			      "127.0.0.1:0", "--vm-socket", h->vm_socket, "--log-level", "info",
+			      h->config[0] ? "--config" : NULL, h->config, NULL};
 	h->agent = spawn(argv, env);
 	if (test_peer_accept(&h->ferryd, MH_T_MS))
 		return -1;
@@ -87,6 +108,10 @@ static int await_vm(struct mh_cluster *c)
 			return -1;
 		int found = inv->n_vms == 1;
 		if (found) {
+			c->n_vm_devices = 0;
+			for (size_t k = 0; k < inv->n_devices; k++)
+				if (strcmp(inv->devices[k]->vm_id, "vm1") == 0 && c->n_vm_devices < 16)
+					c->vm_devices[c->n_vm_devices++] = inv->devices[k];
 			const Ferry__V1__Vm *vm = inv->vms[0];
 			c->vm.ram_bytes = vm->ram_bytes;
 			c->vm.vcpus = vm->vcpus;
@@ -97,9 +122,11 @@ static int await_vm(struct mh_cluster *c)
 				c->vm.n_launch_args++;
 			}
 		}
-		protobuf_c_message_free_unpacked(&inv->base, NULL);
-		if (found)
+		if (found) {
+			c->src_inventory = inv;
 			return 0;
+		}
+		protobuf_c_message_free_unpacked(&inv->base, NULL);
 	}
 	return -1;
 }
@@ -110,12 +137,27 @@ int mh_setup(struct mh_cluster *c, const char *const *src_env, const char *const
 	return mh_setup_with(c, src_env, dst_env, ram, rate, NULL);
 }
 
-int mh_setup_with(struct mh_cluster *c, const char *const *src_env, const char *const *dst_env, const char *ram,
-		  const char *rate, const char *extra)
+/* Writes h's config: its own ferry-simdevd socket, then `devices`. */
+static int write_config(struct mh_cluster *c, struct mh_host *h, const char *name, const char *devices)
+{
+	snprintf(h->config, sizeof h->config, "%s/%s.conf", c->dir, name);
+	snprintf(h->sim_socket, sizeof h->sim_socket, "%s/%s-simdevd.sock", c->dir, name);
+	FILE *f = fopen(h->config, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "sim_socket = %s\n%s", h->sim_socket, devices);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int setup(struct mh_cluster *c, const char *const *src_env, const char *const *dst_env, const char *ram,
+		 const char *rate, const char *extra, const char *src_devices, const char *dst_devices)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->dir, sizeof c->dir, "/tmp/ferry-mig-%d", (int)getpid());
 	mkdir(c->dir, 0700);
+	if ((src_devices && write_config(c, &c->src, "src", src_devices)) ||
+	    (dst_devices && write_config(c, &c->dst, "dst", dst_devices)))
+		return -1;
 	if (start_host(c, &c->src, "src", src_env) || start_host(c, &c->dst, "dst", dst_env))
 		return -1;
 	snprintf(c->control, sizeof c->control, "%s/src-vm1.ctl", c->dir);
@@ -127,6 +169,18 @@ int mh_setup_with(struct mh_cluster *c, const char *const *src_env, const char *
 			      "--log-level", "warning", extra, NULL};
 	c->workload = spawn(argv, NULL);
 	return await_vm(c);
+}
+
+int mh_setup_with(struct mh_cluster *c, const char *const *src_env, const char *const *dst_env, const char *ram,
+		  const char *rate, const char *extra)
+{
+	return setup(c, src_env, dst_env, ram, rate, extra, NULL, NULL);
+}
+
+int mh_setup_devices(struct mh_cluster *c, const char *const *src_env, const char *src_devices,
+		     const char *dst_devices, const char *ram, const char *rate)
+{
+	return setup(c, src_env, NULL, ram, rate, NULL, src_devices, dst_devices);
 }
 
 static void stop_agent(struct mh_host *h, int sig)
@@ -155,6 +209,13 @@ void mh_teardown(struct mh_cluster *c)
 	stop_agent(&c->dst, SIGTERM);
 	test_peer_close(&c->src.ferryd);
 	test_peer_close(&c->dst.ferryd);
+	if (c->src.sim_socket[0])
+		simdevd_stop_by_socket(c->src.sim_socket, 5000);
+	if (c->dst.sim_socket[0])
+		simdevd_stop_by_socket(c->dst.sim_socket, 5000);
+	if (c->src_inventory)
+		protobuf_c_message_free_unpacked(&c->src_inventory->base, NULL);
+	c->src_inventory = NULL;
 }
 
 Ferry__V1__CommandResult *mh_command(struct mh_host *h, Ferry__V1__Command *cmd)
@@ -187,6 +248,8 @@ int mh_begin(struct mh_cluster *c, const char *id, const char *token, const Ferr
 	pd.launch_args = c->vm.launch_args;
 	pd.token = tok;
 	pd.channels = c->channels ? c->channels : 2;
+	pd.n_devices = c->n_vm_devices;
+	pd.devices = c->vm_devices;
 	Ferry__V1__Command cmd = FERRY__V1__COMMAND__INIT;
 	cmd.migration_id = (char *)id;
 	cmd.seq = 1;

@@ -22,6 +22,11 @@ struct mh_host {
 	pid_t agent;
 	char data_address[64];
 	char vm_socket[108];
+	char config[128];     /* --config file, "" = none */
+	char sim_socket[108]; /* its ferry-simdevd (config sim_socket), "" = no sim devices */
+	/* Every successful "device_state_changed" Event read so far, in order, as "DEVICE STATE". */
+	char device_steps[128][96];
+	size_t n_device_steps;
 };
 
 /* The source VM as its Inventory described it, to be copied into PrepareDestination. */
@@ -42,6 +47,11 @@ struct mh_cluster {
 	char incoming[128]; /* the destination's incoming workload's control socket */
 	struct mh_vm vm;
 	uint32_t channels; /* data channels mh_begin asks for; 0 = 2 */
+	/* The source's devices of vm1 as its Inventory reported them (mh_begin puts them in
+	 * PrepareDestination); owned by src_inventory. */
+	Ferry__V1__Inventory *src_inventory;
+	Ferry__V1__Device *vm_devices[16];
+	size_t n_vm_devices;
 };
 
 /* Starts both agents (env: NULL-terminated "NAME=VALUE" lists for each, may be NULL), then the
@@ -52,7 +62,12 @@ int mh_setup(struct mh_cluster *c, const char *const *src_env, const char *const
 /* mh_setup with one more workload option (e.g. "--start-frozen"), NULL for none. */
 int mh_setup_with(struct mh_cluster *c, const char *const *src_env, const char *const *dst_env, const char *ram,
 		  const char *rate, const char *extra);
-/* Stops the agents (SIGTERM) and any source workload still running. */
+/* mh_setup with device sections: each host gets a config file with its own ferry-simdevd
+ * (sim_socket in the test's directory) and the given `[device ...]` text (NULL: no config);
+ * src_env as for mh_setup. */
+int mh_setup_devices(struct mh_cluster *c, const char *const *src_env, const char *src_devices,
+		     const char *dst_devices, const char *ram, const char *rate);
+/* Stops the agents (SIGTERM), any source workload still running and the hosts' ferry-simdevd. */
 void mh_teardown(struct mh_cluster *c);
 /* SIGKILLs a host's agent and reaps it. */
 void mh_kill_agent(struct mh_host *h);

@@ -114,6 +114,22 @@ static int lcompat(struct ferry_device *d, struct ferry_device_compat *out)
 	return 0;
 }
 
+static int ldma_start(struct ferry_device *d, const struct ferry_dma_range *ranges, uint32_t n, uint64_t *page_size)
+{
+	return result(L(d), ferry_sim_model_dma_log_start(L(d)->model, ranges, n, page_size));
+}
+
+static int ldma_report(struct ferry_device *d, uint64_t iova, uint64_t length, uint64_t page_size, uint64_t *bitmap,
+		       size_t words)
+{
+	return result(L(d), ferry_sim_model_dma_log_report(L(d)->model, iova, length, page_size, bitmap, words));
+}
+
+static int ldma_stop(struct ferry_device *d)
+{
+	return result(L(d), ferry_sim_model_dma_log_stop(L(d)->model));
+}
+
 static const struct ferry_device_ops sim_local_ops = {
 	.name = "sim-local",
 	.close = lclose,
@@ -127,16 +143,21 @@ static const struct ferry_device_ops sim_local_ops = {
 	.stop_copy_size = lsize,
 	.reset = lreset,
 	.compat = lcompat,
+	.dma_log_start = ldma_start,
+	.dma_log_report = ldma_report,
+	.dma_log_stop = ldma_stop,
 };
 
-struct ferry_device *sim_local_create(uint32_t mig_flags, uint64_t saving_layout_regions, uint64_t seed)
+static struct ferry_device *create(uint32_t mig_flags, uint64_t saving_layout_regions, uint64_t seed,
+				   uint64_t dma_bytes_per_sec)
 {
 	struct sim_local *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	struct ferry_sim_config cfg = {.vendor_id = 0x1af4, .device_id = 0x1041, .migration_version = "ferry-sim/1",
 				       .mig_flags = mig_flags, .saving_layout_regions = saving_layout_regions,
-				       .state_bytes = 8192, .change_bytes_per_sec = 4096, .seed = seed};
+				       .state_bytes = 8192, .change_bytes_per_sec = 4096, .seed = seed,
+				       .dma_logging = dma_bytes_per_sec > 0, .dma_bytes_per_sec = dma_bytes_per_sec};
 	char err[160];
 	if (ferry_sim_model_create(&cfg, &s->model, err, sizeof err) < 0) {
 		fprintf(stderr, "  sim model: %s\n", err);
@@ -145,6 +166,16 @@ struct ferry_device *sim_local_create(uint32_t mig_flags, uint64_t saving_layout
 	}
 	s->base.ops = &sim_local_ops;
 	return &s->base;
+}
+
+struct ferry_device *sim_local_create(uint32_t mig_flags, uint64_t saving_layout_regions, uint64_t seed)
+{
+	return create(mig_flags, saving_layout_regions, seed, 0);
+}
+
+struct ferry_device *sim_local_create_dma(uint32_t mig_flags, uint64_t seed, uint64_t dma_bytes_per_sec)
+{
+	return create(mig_flags, 0, seed, dma_bytes_per_sec);
 }
 
 struct ferry_sim_model *sim_local_model(struct ferry_device *dev)

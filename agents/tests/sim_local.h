@@ -11,6 +11,8 @@
 
 /* A device in RUNNING with these flags, handshake regions (0 = none) and seed. NULL on failure. */
 struct ferry_device *sim_local_create(uint32_t mig_flags, uint64_t saving_layout_regions, uint64_t seed);
+/* The same with DMA dirty logging, DMA-writing at that rate into memory attached to its model. */
+struct ferry_device *sim_local_create_dma(uint32_t mig_flags, uint64_t seed, uint64_t dma_bytes_per_sec);
 struct ferry_sim_model *sim_local_model(struct ferry_device *dev);
 
 /* complete_saving_layout answers -EAGAIN this many times before reaching the model (a device still

@@ -1,0 +1,120 @@
+/* Which devices join a migration (migration_device_binding.h), over a registry of in-process sim
+ * devices: the source takes exactly the VM's devices and refuses when one is closed or busy; the
+ * destination takes a free twin, never another VM's or a busy one, and knows it by the source's id. */
+#include "test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "migration_device_binding.h"
+#include "sim_local.h"
+
+#define FLAGS (FERRY_MIG_FLAG_STOP_COPY | FERRY_MIG_FLAG_P2P | FERRY_MIG_FLAG_PRE_COPY) /* several need P2P */
+
+static void add(struct ferry_device_registry *r, const char *name, const char *vm, bool open)
+{
+	size_t i = r->n++;
+	struct ferry_device_info *d = &r->info[i];
+	snprintf(d->name, sizeof d->name, "%s", name);
+	snprintf(d->vm_id, sizeof d->vm_id, "%s", vm);
+	snprintf(d->driver, sizeof d->driver, "ferry-sim");
+	snprintf(d->migration_version, sizeof d->migration_version, "ferry-sim/1");
+	d->vendor_id = 0x1af4;
+	d->device_id = 0x1041;
+	d->migration_flags = FLAGS;
+	if (open) {
+		r->dev[i] = sim_local_create(FLAGS, 0, i + 1);
+		r->dev[i]->ops->probe(r->dev[i], &r->caps[i]);
+	}
+}
+
+static void close_all(struct ferry_device_registry *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->dev[i])
+			r->dev[i]->ops->close(r->dev[i]);
+}
+
+FERRY_TEST(device_binding_source_takes_the_vms_devices)
+{
+	static struct ferry_device_registry r;
+	memset(&r, 0, sizeof r);
+	add(&r, "a", "vm1", true);
+	add(&r, "b", "vm2", true);
+	add(&r, "c", "vm1", true);
+	struct ferry_mig_device_binding *b = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_mig_device_binding_source(&r, "vm1", NULL, &b, err, sizeof err), 0);
+	EXPECT(b != NULL);
+	if (b) {
+		EXPECT_EQ_U64(b->set.g.n, 2);
+		EXPECT_EQ_INT(b->reg_index[0], 0);
+		EXPECT_EQ_INT(b->reg_index[1], 2);
+		EXPECT_EQ_STR(b->peer[1], "c");
+		EXPECT_EQ_INT(ferry_mig_device_binding_find_peer(b, "c"), 1);
+		EXPECT_EQ_INT(ferry_mig_device_binding_find_peer(b, "b"), -1);
+		free(b);
+	}
+	/* A VM without devices: no binding, no error. */
+	b = (void *)&r;
+	EXPECT_EQ_INT(ferry_mig_device_binding_source(&r, "vm3", NULL, &b, err, sizeof err), 0);
+	EXPECT(b == NULL);
+	/* One of the VM's devices is in another migration: the VM cannot leave without it. */
+	bool busy[FERRY_MAX_DEVICES] = {false};
+	busy[2] = true;
+	EXPECT_EQ_INT(ferry_mig_device_binding_source(&r, "vm1", busy, &b, err, sizeof err), -ENODEV);
+	EXPECT(strstr(err, "device c of VM vm1 is in another migration") != NULL);
+	close_all(&r);
+}
+
+FERRY_TEST(device_binding_source_refuses_a_closed_device)
+{
+	static struct ferry_device_registry r;
+	memset(&r, 0, sizeof r);
+	add(&r, "a", "vm1", true);
+	add(&r, "c", "vm1", false);
+	snprintf(r.error[1], sizeof r.error[1], "connect refused");
+	struct ferry_mig_device_binding *b = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_mig_device_binding_source(&r, "vm1", NULL, &b, err, sizeof err), -ENODEV);
+	EXPECT(b == NULL);
+	EXPECT(strstr(err, "device c of VM vm1 is not open here: connect refused") != NULL);
+	close_all(&r);
+}
+
+FERRY_TEST(device_binding_destination_takes_a_free_twin)
+{
+	static struct ferry_device_registry r;
+	memset(&r, 0, sizeof r);
+	add(&r, "x", "vm2", true); /* another VM's */
+	add(&r, "y", "", true);    /* free */
+	add(&r, "z", "vm1", true); /* reserved for the incoming VM */
+	Ferry__V1__Device want = FERRY__V1__DEVICE__INIT, *wants[] = {&want};
+	want.id = "src-a";
+	want.vendor_id = 0x1af4;
+	want.device_id = 0x1041;
+	want.driver = "ferry-sim";
+	want.migration_version = "ferry-sim/1";
+	want.migration_flags = FLAGS;
+	struct ferry_mig_device_binding *b = NULL;
+	char err[512] = "";
+	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, NULL, &b, err, sizeof err), 0);
+	EXPECT(b != NULL);
+	if (b) {
+		EXPECT_EQ_INT(b->reg_index[0], 1); /* y: the first free twin; x is vm2's */
+		EXPECT_EQ_STR(b->set.names[0], "y");
+		EXPECT_EQ_INT(ferry_mig_device_binding_find_peer(b, "src-a"), 0);
+		free(b);
+	}
+	/* y and z busy (another migration): nothing is free. */
+	bool busy[FERRY_MAX_DEVICES] = {false};
+	busy[1] = busy[2] = true;
+	b = NULL;
+	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, busy, &b, err, sizeof err), -ENODEV);
+	EXPECT(b == NULL);
+	EXPECT(strstr(err, "source device src-a") != NULL);
+	/* Another migration_version: no twin at all. */
+	want.migration_version = "ferry-sim/2";
+	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, NULL, &b, err, sizeof err), -ENODEV);
+	close_all(&r);
+}
