@@ -69,12 +69,7 @@ extension Ferryctl {
                 case .table where terminal:
                     text = "\u{1B}[H\u{1B}[2J" + StatusRendering.table(statuses)
                 case .table:
-                    // Plain lines: only what changed since the last refresh.
-                    for s in statuses {
-                        let line = StatusRendering.line(s)
-                        if lastLines[s.migration.id] != line { text += line + "\n" }
-                        lastLines[s.migration.id] = line
-                    }
+                    text = StatusRendering.changedLines(statuses, since: &lastLines)
                 }
                 FileHandle.standardOutput.write(Data(text.utf8))
                 if statuses.allSatisfy({ $0.migration.phase.isTerminal }) { return }

@@ -50,4 +50,16 @@ public enum StatusRendering {
             "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10])"
             + (cells[11].isEmpty ? "" : " note=\"\(cells[11])\"")
     }
+
+    /// `watch` plain-line mode: a line per migration whose line differs from the last refresh's
+    /// (`shown` holds those, by migration id), so a log of the output reads as a history.
+    public static func changedLines(_ statuses: [MigrationStatus], since shown: inout [String: String]) -> String {
+        var text = ""
+        for s in statuses {
+            let rendered = line(s)
+            if shown[s.migration.id] != rendered { text += rendered + "\n" }
+            shown[s.migration.id] = rendered
+        }
+        return text
+    }
 }

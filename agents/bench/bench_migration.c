@@ -10,6 +10,7 @@
  */
 #include "../tests/migration_harness.c"
 #include "../tests/test_peer.c"
+#include "../tests/simdevd_helper.c"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -8,6 +8,7 @@
 #include "migration_device_binding.h"
 #include "migration_devices.h"
 #include "migration_source.h"
+#include "ram_populate.h"
 #include "stream_io.h"
 #include "test_pause.h"
 #include "vm_registry.h"
@@ -263,6 +264,10 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 				memset(dst, 0, len);
 			r->zero_pages += run->count;
 		} else {
+			/* Round 0 writes into never-touched memory: allocate and map the run at once
+			 * rather than take a fault per page inside recv. */
+			if (r->round == 0 && run->count >= FERRY_RAM_POPULATE_MIN_PAGES)
+				(void)ferry_ram_populate(dst, len, true);
 			int rc = ferry_stream_read_payload(r->fd, dst, len, &crc, IO_TIMEOUT_MS);
 			if (rc) {
 				snprintf(why, cap, "channel %u: reading batch %llu: %s", r->index,

@@ -8,6 +8,7 @@
 #include "migration_device_binding.h"
 #include "migration_source.h"
 #include "migration_source_impl.h"
+#include "ram_populate.h"
 #include "stream_io.h"
 
 #include <errno.h>
@@ -112,6 +113,8 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
 	     from = r.first + r.count) {
 		uint64_t stop = r.first + r.count < end ? r.first + r.count : end;
+		if (stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
+			(void)ferry_ram_populate(s->ram + r.first * PAGE, (size_t)(stop - r.first) * PAGE, false);
 		for (uint64_t p = r.first; p < stop; p++) {
 			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,
 			 * and the tracker then reports it again for the next round. */

@@ -164,13 +164,16 @@ static struct ferry_device *open_sim(const char *sim_socket, const char *name)
 	return dev;
 }
 
-FERRY_TEST(migration_live_with_a_sim_device_completes)
+/* The issue's required case: a 256 MiB workload dirtying memory and one sim device with pre-copy
+ * data. */
+FERRY_TEST(migration_live_256mib_with_a_sim_device_completes)
 {
 	struct mh_cluster c;
 	char reply[8192];
-	EXPECT_EQ_INT(mh_setup_devices(&c, NULL, SIM_DEVICE("sim-a"), SIM_DEVICE_WITH("sim-b", "0/s", "0x99"), "16MiB",
+	EXPECT_EQ_INT(mh_setup_devices(&c, NULL, SIM_DEVICE("sim-a"), SIM_DEVICE_WITH("sim-b", "0/s", "0x99"), "256MiB",
 				       "2000"),
 		      0);
+	EXPECT_EQ_U64(c.vm.ram_bytes, 256ull << 20);
 	EXPECT_EQ_INT((int)c.n_vm_devices, 1);
 	uint32_t crc_before = 0, crc_src = 1, crc_dst = 2;
 	struct ferry_device *twin = open_sim(c.dst.sim_socket, "sim-b");
@@ -194,6 +197,12 @@ FERRY_TEST(migration_live_with_a_sim_device_completes)
 		sent = p->devices[0]->bytes_sent;
 		EXPECT(sent > 0);
 		fprintf(stderr, "  device sim-a: %llu bytes of state sent\n", (unsigned long long)sent);
+	}
+	if (p) {
+		fprintf(stderr, "  source: rounds=%u ram_bytes_sent=%llu downtime_us=%llu\n", p->round + 1,
+			(unsigned long long)p->ram_bytes_sent, (unsigned long long)p->actual_downtime_us);
+		EXPECT(p->actual_downtime_us > 0);
+		EXPECT(p->ram_bytes_sent > 0);
 	}
 	if (p)
 		protobuf_c_message_free_unpacked(&p->base, NULL);
