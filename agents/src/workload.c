@@ -31,6 +31,7 @@ struct vcpu {
 	uint64_t own_pages;  /* pages of the pattern's domain this vCPU owns */
 	uint64_t writes;     /* atomic: pages written */
 	uint64_t max_gen;    /* atomic: highest generation written */
+	uint64_t throttled_ns; /* atomic: time spent in throttle sleeps */
 };
 
 struct ferry_workload {
@@ -48,6 +49,7 @@ struct ferry_workload {
 	int quit;
 	unsigned parked;
 	int frozen;
+	unsigned throttle; /* atomic: percent of vCPU time taken away, 0 = off */
 };
 
 
@@ -126,6 +128,31 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
+uint64_t ferry_workload_throttle_sleep_ns(unsigned percent)
+{
+	if (percent == 0 || percent > FERRY_WORKLOAD_THROTTLE_MAX)
+		return 0;
+	/* Run one slice, sleep pct / (1 - pct) slices: pct of the vCPU's time is taken away. Integer
+	 * arithmetic, so 50 % sleeps exactly one slice. */
+	return (uint64_t)FERRY_WORKLOAD_THROTTLE_SLICE_NS * percent / (100u - percent);
+}
+
+/* The throttle's sleep after a run slice, cut short by a freeze (freeze wins) or a new throttle
+ * value. Returns the time slept. */
+static uint64_t throttle_sleep(struct vcpu *v, unsigned percent)
+{
+	struct ferry_workload *w = v->w;
+	uint64_t start = now_ns(), end = start + ferry_workload_throttle_sleep_ns(percent), now = start;
+	while (now < end && !__atomic_load_n(&w->pause_requested, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&w->throttle, __ATOMIC_RELAXED) == percent) {
+		uint64_t d = end - now;
+		sleep_ns(d < MAX_SLEEP_NS ? d : MAX_SLEEP_NS);
+		now = now_ns();
+	}
+	__atomic_fetch_add(&v->throttled_ns, now - start, __ATOMIC_RELAXED);
+	return now - start;
+}
+
 static void *vcpu_main(void *arg)
 {
 	struct vcpu *v = arg;
@@ -135,6 +162,7 @@ static void *vcpu_main(void *arg)
 	if (w->cfg.dirty_rate_pages)
 		interval_ns = (uint64_t)(1e9 * w->cfg.vcpus / (double)w->cfg.dirty_rate_pages);
 	uint64_t schedule_start = now_ns(), written = 0;
+	uint64_t slice_start = 0; /* the current run slice under a throttle; 0 = none */
 	if (v->own_pages == 0) {
 		idle(v);
 		return NULL;
@@ -145,7 +173,19 @@ static void *vcpu_main(void *arg)
 				return NULL;
 			schedule_start = now_ns();
 			written = 0;
+			slice_start = 0;
 			continue;
+		}
+		unsigned throttle = __atomic_load_n(&w->throttle, __ATOMIC_RELAXED);
+		if (!throttle) {
+			slice_start = 0;
+		} else if (!slice_start) {
+			slice_start = now_ns();
+		} else if (now_ns() - slice_start >= FERRY_WORKLOAD_THROTTLE_SLICE_NS) {
+			/* The rate schedule moves by the time slept: a throttled vCPU does not catch up. */
+			schedule_start += throttle_sleep(v, throttle);
+			slice_start = now_ns();
+			continue; /* re-check the freeze flag after every sleep */
 		}
 		if (interval_ns) {
 			uint64_t due = schedule_start + written * interval_ns, now = now_ns();
@@ -342,6 +382,7 @@ void ferry_workload_freeze(struct ferry_workload *w)
 void ferry_workload_thaw(struct ferry_workload *w)
 {
 	pthread_mutex_lock(&w->lock);
+	__atomic_store_n(&w->throttle, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->pause_requested, 0, __ATOMIC_RELEASE);
 	w->frozen = 0;
 	pthread_cond_broadcast(&w->run_cond);
@@ -353,17 +394,35 @@ int ferry_workload_frozen(const struct ferry_workload *w)
 	return __atomic_load_n(&w->frozen, __ATOMIC_ACQUIRE);
 }
 
+int ferry_workload_set_throttle(struct ferry_workload *w, unsigned percent, char *err, size_t errlen)
+{
+	if (percent > FERRY_WORKLOAD_THROTTLE_MAX) {
+		ferry_errbuf_set(err, errlen, "throttle %u %% is outside 0..%u (a vCPU must keep some time to run)",
+				 percent, FERRY_WORKLOAD_THROTTLE_MAX);
+		return -EINVAL;
+	}
+	__atomic_store_n(&w->throttle, percent, __ATOMIC_RELAXED);
+	return 0;
+}
+
+unsigned ferry_workload_throttle(const struct ferry_workload *w)
+{
+	return __atomic_load_n(&w->throttle, __ATOMIC_RELAXED);
+}
+
 void ferry_workload_stats(struct ferry_workload *w, struct ferry_workload_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	out->vcpus = w->cfg.vcpus;
 	out->frozen = ferry_workload_frozen(w);
+	out->throttle_percent = ferry_workload_throttle(w);
 	out->max_generation = 1;
 	for (unsigned i = 0; i < w->cfg.vcpus; i++) {
 		uint64_t n = __atomic_load_n(&w->vcpus[i].writes, __ATOMIC_RELAXED);
 		uint64_t g = __atomic_load_n(&w->vcpus[i].max_gen, __ATOMIC_RELAXED);
 		out->vcpu_writes[i] = n;
 		out->writes_total += n;
+		out->throttled_ns += __atomic_load_n(&w->vcpus[i].throttled_ns, __ATOMIC_RELAXED);
 		if (g > out->max_generation)
 			out->max_generation = g;
 	}

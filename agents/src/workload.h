@@ -7,6 +7,11 @@
  *
  * Pages are split between vCPUs by index (vCPU i owns pages p with p % vcpus == i), so no two
  * threads ever write the same page and each pattern stays seeded and reproducible per vCPU.
+ *
+ * Throttle (auto-converge, as QEMU's cpu-throttle): at N %, each vCPU runs a slice of
+ * FERRY_WORKLOAD_THROTTLE_SLICE_NS, then sleeps N / (100 - N) slices, so N % of its time is taken
+ * away; its rate schedule moves on by the time slept (no catch-up burst afterwards). A freeze cuts
+ * a throttle sleep short (freeze wins), and thaw turns the throttle off.
  */
 #ifndef FERRY_WORKLOAD_H
 #define FERRY_WORKLOAD_H
@@ -17,6 +22,8 @@
 #include "page_check.h"
 
 #define FERRY_WORKLOAD_MAX_VCPUS 64u
+#define FERRY_WORKLOAD_THROTTLE_MAX 99u               /* percent; QEMU's CPU_THROTTLE_PCT_MAX */
+#define FERRY_WORKLOAD_THROTTLE_SLICE_NS 10000000u    /* 10 ms, QEMU's CPU_THROTTLE_TIMESLICE_NS */
 
 enum ferry_workload_pattern {
 	FERRY_WORKLOAD_UNIFORM = 0, /* uniformly random over all RAM */
@@ -51,13 +58,23 @@ int ferry_workload_create_incoming(const struct ferry_workload_config *cfg, int 
 
 /* Stops every vCPU between two page writes and returns once all of them acknowledged. Idempotent. */
 void ferry_workload_freeze(struct ferry_workload *w);
-/* Lets the vCPUs run again (their rate schedule restarts: no catch-up burst). Idempotent. */
+/* Lets the vCPUs run again (their rate schedule restarts: no catch-up burst) and turns the
+ * throttle off. Idempotent. */
 void ferry_workload_thaw(struct ferry_workload *w);
 int ferry_workload_frozen(const struct ferry_workload *w);
+
+/* Takes `percent` of every vCPU's time away from now on (0 = off). -EINVAL with the reason in err
+ * above FERRY_WORKLOAD_THROTTLE_MAX. */
+int ferry_workload_set_throttle(struct ferry_workload *w, unsigned percent, char *err, size_t errlen);
+unsigned ferry_workload_throttle(const struct ferry_workload *w);
+/* How long a vCPU sleeps after each run slice at `percent` (0 for 0 or an invalid percent). */
+uint64_t ferry_workload_throttle_sleep_ns(unsigned percent);
 
 struct ferry_workload_stats {
 	unsigned vcpus;
 	int frozen;
+	unsigned throttle_percent;
+	uint64_t throttled_ns;   /* time all vCPUs spent in throttle sleeps, summed */
 	uint64_t writes_total;
 	uint64_t max_generation; /* highest page generation any vCPU has written (1 = only the fill) */
 	uint64_t vcpu_writes[FERRY_WORKLOAD_MAX_VCPUS];

@@ -52,8 +52,8 @@ static int handle_stats(struct ferry_workload *w, int fd)
 		off += (size_t)snprintf(per_vcpu + off, sizeof per_vcpu - off, "%s%" PRIu64, i ? "," : "",
 					s.vcpu_writes[i]);
 	return reply(fd, "ok frozen=%d vcpus=%u writes=%" PRIu64 " generation=%" PRIu64 " ram_bytes=%" PRIu64
-		     " vcpu_writes=%s", s.frozen, s.vcpus, s.writes_total, s.max_generation,
-		     ferry_workload_ram_bytes(w), per_vcpu);
+		     " throttle=%u throttled_ns=%" PRIu64 " vcpu_writes=%s", s.frozen, s.vcpus, s.writes_total,
+		     s.max_generation, ferry_workload_ram_bytes(w), s.throttle_percent, s.throttled_ns, per_vcpu);
 }
 
 static int handle_verify(struct ferry_workload *w, int fd)
@@ -103,6 +103,23 @@ static int handle_export(struct ferry_workload *w, int fd)
 	return reply(fd, "ok export vcpus=%d state=%s", n, blob);
 }
 
+/* `throttle N`: N in decimal, 0..FERRY_WORKLOAD_THROTTLE_MAX. */
+static int handle_throttle(struct ferry_workload *w, int fd, const char *arg)
+{
+	unsigned percent = 0;
+	size_t n = strspn(arg, "0123456789");
+	if (n == 0 || n > 3 || arg[n] != '\0')
+		return reply(fd, "error throttle: expected a whole percent 0..%u, got \"%.16s\"",
+			     FERRY_WORKLOAD_THROTTLE_MAX, arg);
+	for (size_t i = 0; i < n; i++)
+		percent = percent * 10 + (unsigned)(arg[i] - '0');
+	char err[160];
+	if (ferry_workload_set_throttle(w, percent, err, sizeof err))
+		return reply(fd, "error throttle: %s", err);
+	ferry_log(FERRY_LOG_INFO, "msg=\"vCPU throttle set\" throttle_percent=%u", percent);
+	return reply(fd, "ok throttle percent=%u", percent);
+}
+
 /* Runs one command. Returns 1 when the workload must quit, 0 to go on, -errno to drop the client. */
 static int handle_line(struct ferry_workload *w, const struct ferry_workload_control_options *opt, int fd,
 		       const char *cmd)
@@ -116,6 +133,8 @@ static int handle_line(struct ferry_workload *w, const struct ferry_workload_con
 		ferry_workload_thaw(w);
 		return reply(fd, "ok running");
 	}
+	if (strncmp(cmd, "throttle ", 9) == 0)
+		return handle_throttle(w, fd, cmd + 9);
 	if (strcmp(cmd, "stats") == 0)
 		return handle_stats(w, fd);
 	if (strcmp(cmd, "verify") == 0)

@@ -11,8 +11,11 @@
  *    connected at once.
  *
  *   freeze  -> ok frozen                 returns once every vCPU stopped between two page writes
- *   thaw    -> ok running
- *   stats   -> ok frozen=0|1 vcpus=N writes=N generation=N ram_bytes=N vcpu_writes=N,N,...
+ *   thaw    -> ok running                also turns the throttle off
+ *   throttle N -> ok throttle percent=N  auto-converge: every vCPU loses N % of its time (workload.h),
+ *              N decimal 0..99, 0 = off; else "error throttle: <reason>" and nothing changes
+ *   stats   -> ok frozen=0|1 vcpus=N writes=N generation=N ram_bytes=N throttle=N throttled_ns=N
+ *              vcpu_writes=N,N,...       throttled_ns: vCPU time spent in throttle sleeps, summed
  *   verify  -> ok pages=N                every page's self-check passed (vCPUs frozen meanwhile)
  *              bad page=N reason=bad_checksum|bad_magic|wrong_index|bad_generation
  *   attach  -> ok attach pid=N base=0xADDR ram_bytes=N page_size=4096 uffd=0|1

@@ -1,8 +1,8 @@
 /*
  * The workload: option parsing, the in-process vCPU engine, and the real ferry-workload binary
  * driven over its control socket (freeze really stops writes, as seen by the dirty tracker; a
- * corrupted byte in guest RAM is named by `verify`). The binary is found next to ferry-agent
- * (FERRY_AGENT_BIN, set by `make check`).
+ * corrupted byte in guest RAM is named by `verify`; a throttle really slows the dirty rate the
+ * tracker sees). The binary is found next to ferry-agent (FERRY_AGENT_BIN, set by `make check`).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -276,6 +276,127 @@ FERRY_TEST(workload_verify_names_a_corrupted_byte)
 	command(&r, "bogus", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "error unknown command");
 	munmap(ram, a.ram_bytes);
+	close(a.memfd);
+	stop_workload(&r);
+}
+
+FERRY_TEST(workload_throttle_sleep_follows_qemu_cpu_throttle)
+{
+	/* Run one 10 ms slice, sleep pct / (1 - pct) slices. */
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(0), 0);
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(20), 2500000);
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(50), 10000000);
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(90), 90000000);
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(99), 990000000);
+	EXPECT_EQ_U64(ferry_workload_throttle_sleep_ns(100), 0);
+	/* The share taken away is the percent, for every valid value. */
+	for (unsigned p = 1; p <= FERRY_WORKLOAD_THROTTLE_MAX; p++) {
+		uint64_t sleep = ferry_workload_throttle_sleep_ns(p);
+		double share = (double)sleep / (double)(sleep + FERRY_WORKLOAD_THROTTLE_SLICE_NS);
+		EXPECT(share > p / 100.0 - 1e-6 && share < p / 100.0 + 1e-6);
+	}
+}
+
+FERRY_TEST(workload_throttle_refuses_100_and_thaw_turns_it_off)
+{
+	struct ferry_workload_config cfg = {.ram_bytes = 1u << 20, .vcpus = 2, .dirty_rate_pages = 1000, .seed = 3};
+	struct ferry_workload *w = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_workload_create(&cfg, &w, err, sizeof err), 0);
+	if (!w)
+		return;
+	EXPECT_EQ_INT(ferry_workload_set_throttle(w, 100, err, sizeof err), -EINVAL);
+	EXPECT(strstr(err, "throttle 100 % is outside 0..99") != NULL);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 0);
+	EXPECT_EQ_INT(ferry_workload_set_throttle(w, 99, err, sizeof err), 0);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 99);
+	/* Freeze wins over a 990 ms throttle sleep: it returns at once (bounded by the test runner). */
+	ferry_workload_freeze(w);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 99);
+	ferry_workload_thaw(w);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 0);
+	ferry_workload_destroy(w);
+}
+
+/* Pages the tracker harvests over `windows` windows of 50 ms: the workload's dirty rate as a
+ * migration sees it. */
+static uint64_t dirtied_pages(struct ferry_dirty_tracker *t, struct ferry_dirty_bitmap *bm, int windows)
+{
+	char err[256];
+	uint64_t total = 0;
+	ferry_dirty_bitmap_clear_all(bm);
+	EXPECT(ferry_dirty_tracker_harvest(t, bm, err, sizeof err) >= 0); /* start from a clean slate */
+	for (int i = 0; i < windows; i++) {
+		usleep(50000);
+		ferry_dirty_bitmap_clear_all(bm);
+		int64_t n = ferry_dirty_tracker_harvest(t, bm, err, sizeof err);
+		EXPECT(n >= 0);
+		total += n > 0 ? (uint64_t)n : 0;
+	}
+	return total;
+}
+
+FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
+{
+	struct running r;
+	EXPECT_EQ_INT(start_workload(&r, "20000", 1), 0);
+	if (r.sock < 0)
+		return;
+	struct ferry_workload_attach a;
+	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	EXPECT_EQ_INT(ferry_workload_ipc_attach(r.sock, &a, TIMEOUT_MS, err, sizeof err), 0);
+	struct ferry_dirty_tracker *t = NULL;
+	int rc = ferry_dirty_tracker_open(a.pid, a.uffd, a.base, a.ram_bytes, &t, err, sizeof err);
+	if (rc == 0)
+		rc = ferry_dirty_tracker_start(t, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "  tracker: %s\n", err);
+	EXPECT_EQ_INT(rc, 0);
+	close(a.uffd);
+	struct ferry_dirty_bitmap bm;
+	ferry_dirty_bitmap_init(&bm, a.ram_bytes / FERRY_PAGE_BYTES);
+
+	/* Bad values are refused with the reason, and change nothing. */
+	command(&r, "throttle 100", reply, sizeof reply);
+	EXPECT(strstr(reply, "error throttle: throttle 100 % is outside 0..99") == reply);
+	command(&r, "throttle -5", reply, sizeof reply);
+	EXPECT(strncmp(reply, "error throttle: expected a whole percent", 40) == 0);
+	command(&r, "throttle 5x", reply, sizeof reply);
+	EXPECT(strncmp(reply, "error throttle:", 15) == 0);
+
+	/* The same real time (12 windows of 50 ms) at 0, 50 and 90 %. */
+	uint64_t full = dirtied_pages(t, &bm, 12);
+	command(&r, "throttle 50", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok throttle percent=50");
+	uint64_t half = dirtied_pages(t, &bm, 12);
+	command(&r, "throttle 90", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok throttle percent=90");
+	uint64_t tenth = dirtied_pages(t, &bm, 12);
+	command(&r, "stats", reply, sizeof reply);
+	uint64_t throttle = 0, throttled_ns = 0;
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "throttle", &throttle), 0);
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "throttled_ns", &throttled_ns), 0);
+	EXPECT_EQ_U64(throttle, 90);
+	EXPECT(throttled_ns > 0);
+	fprintf(stderr, "  dirtied pages in 600 ms: throttle 0 %%: %llu, 50 %%: %llu (%.2f), 90 %%: %llu (%.2f)\n",
+		(unsigned long long)full, (unsigned long long)half, full ? (double)half / (double)full : 0.0,
+		(unsigned long long)tenth, full ? (double)tenth / (double)full : 0.0);
+	EXPECT(full > 0);
+	EXPECT(half < full * 8 / 10);
+	EXPECT(tenth < half * 8 / 10);
+
+	/* Thaw turns it off: the rate comes back. */
+	command(&r, "freeze", reply, sizeof reply);
+	command(&r, "thaw", reply, sizeof reply);
+	command(&r, "stats", reply, sizeof reply);
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "throttle", &throttle), 0);
+	EXPECT_EQ_U64(throttle, 0);
+	uint64_t again = dirtied_pages(t, &bm, 12);
+	EXPECT(again > tenth);
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	ferry_dirty_tracker_close(t);
+	ferry_dirty_bitmap_free(&bm);
 	close(a.memfd);
 	stop_workload(&r);
 }
