@@ -31,7 +31,7 @@ struct ferry_mig_policy {
 	uint64_t bandwidth_bytes_per_sec; /* 0 = uncapped */
 	uint32_t max_rounds;
 	uint32_t channels;
-	uint32_t throttle_percent; /* accepted and reported; the workload has no throttle knob yet */
+	uint32_t throttle_percent; /* applied by the migration manager (migration_throttle.h) */
 };
 
 #define FERRY_MIG_DEFAULT_MAX_DOWNTIME_MS 300u

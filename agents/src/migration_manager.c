@@ -6,6 +6,7 @@
 #include "migration_dest.h"
 #include "migration_device_binding.h"
 #include "migration_source.h"
+#include "migration_throttle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ static void hold_devices(struct ferry_migration_manager *mm)
 
 static void release(struct ferry_migration_manager *mm, struct ferry_migration *m)
 {
+	mm->throttle[m - mm->migs] = 0;
 	ferry_migration_source_free(m);
 	ferry_migration_dest_free(m);
 	free(m->devices);
@@ -180,6 +182,81 @@ static void send_progress(struct ferry_migration_manager *mm, const struct ferry
 			  r->migration_id);
 }
 
+/* Event "throttle_changed" (see migration_manager.h); `error` NULL when the workload took it. */
+static void send_throttle_event(struct ferry_migration_manager *mm, const struct ferry_migration *m, uint32_t percent,
+				uint32_t previous, const char *reason, const char *error)
+{
+	char message[300], now[12], before[12];
+	snprintf(now, sizeof now, "%u", percent);
+	snprintf(before, sizeof before, "%u", previous);
+	snprintf(message, sizeof message, "vCPU throttle %u %% -> %u %% (%s)%s%.200s", previous, percent, reason,
+		 error ? ": not applied: " : "", error ? error : "");
+	Ferry__V1__Attribute a[5], *ap[5];
+	const char *kv[5][2] = {{"role", "source"}, {"throttle_percent", now}, {"previous_percent", before},
+				{"reason", reason}, {"result", error ? error : "ok"}};
+	for (size_t i = 0; i < 5; i++) {
+		ferry__v1__attribute__init(&a[i]);
+		a[i].key = (char *)kv[i][0];
+		a[i].value = (char *)kv[i][1];
+		ap[i] = &a[i];
+	}
+	Ferry__V1__Event e = FERRY__V1__EVENT__INIT;
+	e.migration_id = (char *)m->id;
+	e.kind = "throttle_changed";
+	e.message = message;
+	e.at_unix_ns = ferry_realtime_ns();
+	e.n_attributes = 5;
+	e.attributes = ap;
+	if (mm->send(mm->ctx, FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT, &e.base) < 0)
+		ferry_log(FERRY_LOG_DEBUG, "msg=\"event not sent: control link down\" migration_id=%s", m->id);
+}
+
+/* Makes `percent` the source VM's throttle if another one is in effect, through its workload,
+ * and reports it. 0, or -errno with the reason in msg (the throttle in effect is unchanged, except
+ * for a reset to 0, which is recorded anyway: the VM the migration held runs on without it). */
+static int set_throttle(struct ferry_migration_manager *mm, struct ferry_migration *m, uint32_t percent,
+			const char *reason, char *msg, size_t cap)
+{
+	uint32_t *cur = &mm->throttle[m - mm->migs];
+	if (percent == *cur)
+		return 0;
+	char err[FERRY_CMD_MESSAGE_MAX];
+	int rc = -ENOENT;
+	const struct ferry_vm_entry *vm = ferry_vm_registry_find(&mm->vms->registry, m->vm_id);
+	if (vm)
+		rc = ferry_mig_throttle_workload(vm->reg.control, percent, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "VM %.128s is not registered on this host any more", m->vm_id);
+	send_throttle_event(mm, m, percent, *cur, reason, rc ? err : NULL);
+	char q[300];
+	ferry_log(rc ? FERRY_LOG_WARNING : FERRY_LOG_INFO,
+		  "msg=\"vCPU throttle %s\" migration_id=%s vm_id=%s throttle_percent=%u previous_percent=%u reason=%s%s%s",
+		  rc ? "not applied" : "applied", m->id, m->vm_id, percent, *cur, reason, rc ? " error=" : "",
+		  rc ? ferry_log_quote(err, q, sizeof q) : "");
+	if (rc == 0 || percent == 0)
+		*cur = percent;
+	if (rc)
+		snprintf(msg, cap, "vCPU throttle %u %% not applied: %.200s", percent, err);
+	return rc;
+}
+
+/* A source that ended: a rollback turns the throttle off (the VM runs on here); after a completion
+ * the source workload is gone and the destination runs unthrottled. */
+static void end_throttles(struct ferry_migration_manager *mm)
+{
+	for (size_t i = 0; i < FERRY_MAX_MIGRATIONS; i++) {
+		struct ferry_migration *m = &mm->migs[i];
+		if (!m->used || !mm->throttle[i])
+			continue;
+		enum ferry_migr_state st = ferry_migration_state(m);
+		char msg[FERRY_CMD_MESSAGE_MAX];
+		if (st == FERRY_MIG_SRC_ROLLED_BACK)
+			set_throttle(mm, m, 0, "rollback", msg, sizeof msg);
+		else if (st == FERRY_MIG_SRC_COMPLETED)
+			mm->throttle[i] = 0;
+	}
+}
+
 static int prepare_destination(struct ferry_migration_manager *mm, const Ferry__V1__Command *cmd, uint64_t now_ms,
 			       char *msg, size_t cap, char *address, size_t acap)
 {
@@ -289,21 +366,31 @@ static int on_existing(struct ferry_migration_manager *mm, struct ferry_migratio
 	struct ferry_mig_policy pol;
 	bool src = m->role == FERRY_MIG_SOURCE;
 	switch (cmd->body_case) {
-	case FERRY__V1__COMMAND__BODY_START_PRECOPY:
-		if (!src || ferry_migration_fire(m, FERRY_MIG_EV_START_PRECOPY, 0, NULL) == FERRY_MIG_INVALID)
+	case FERRY__V1__COMMAND__BODY_START_PRECOPY: {
+		if (!src)
 			break;
 		to_policy(cmd->start_precopy->policy, &pol);
+		if (ferry_mig_throttle_check(pol.throttle_percent, msg, cap))
+			return CODE(BAD_MESSAGE);
+		if (ferry_migration_fire(m, FERRY_MIG_EV_START_PRECOPY, 0, NULL) == FERRY_MIG_INVALID)
+			break;
 		if (ferry_migration_source_start(m, &pol, msg, cap)) {
 			ferry_migration_fire(m, FERRY_MIG_EV_FAILURE, CODE(INTERNAL), msg);
 			return CODE(INTERNAL);
 		}
+		/* Pre-copy runs either way; a throttle the workload did not take is in the Event. */
+		char terr[FERRY_CMD_MESSAGE_MAX];
+		set_throttle(mm, m, pol.throttle_percent, "policy", terr, sizeof terr);
 		return 0;
+	}
 	case FERRY__V1__COMMAND__BODY_ADJUST_POLICY:
 		if (!src || ferry_mig_state_final(ferry_migration_state(m)))
 			break;
 		to_policy(cmd->adjust_policy->policy, &pol);
+		if (ferry_mig_throttle_check(pol.throttle_percent, msg, cap))
+			return CODE(BAD_MESSAGE);
 		ferry_migration_source_adjust(m, &pol);
-		return 0;
+		return set_throttle(mm, m, pol.throttle_percent, "policy", msg, cap) ? CODE(INTERNAL) : 0;
 	case FERRY__V1__COMMAND__BODY_FORCE_CUTOVER:
 		if (!src || ferry_migration_fire(m, FERRY_MIG_EV_FORCE_CUTOVER, 0, NULL) == FERRY_MIG_INVALID)
 			break;
@@ -425,6 +512,7 @@ void ferry_migration_manager_poll(struct ferry_migration_manager *mm, uint64_t n
 	struct ferry_mig_report r;
 	while (ferry_mig_reporter_take(&mm->reporter, &r))
 		send_progress(mm, &r);
+	end_throttles(mm);
 	for (size_t i = 0; i < FERRY_MAX_MIGRATIONS; i++)
 		if (mm->migs[i].used && mm->migs[i].dst)
 			ferry_migration_dest_poll(&mm->migs[i], mm->vms, now_ms);
@@ -459,6 +547,9 @@ void ferry_migration_manager_close(struct ferry_migration_manager *mm)
 			continue;
 		if (m->src && !ferry_mig_state_final(ferry_migration_state(m)))
 			ferry_migration_source_abort(m, "agent stopping");
+		char msg[FERRY_CMD_MESSAGE_MAX];
+		if (ferry_migration_state(m) != FERRY_MIG_SRC_COMPLETED)
+			set_throttle(mm, m, 0, "agent_stopping", msg, sizeof msg);
 		release(mm, m);
 	}
 	ferry_mig_reporter_destroy(&mm->reporter);

@@ -2,6 +2,12 @@
  * The agent's migrations: Commands from the control link (through the command table, so repeats
  * return the recorded result), STREAM_HELLOs from the data listener, and the reports of the
  * migration threads turned into Progress frames. Lives on the event loop's thread.
+ *
+ * It also applies a source's vCPU throttle (auto-converge, migration_throttle.h) from the policy
+ * of StartPrecopy and AdjustPolicy (a throttle_percent past 99 is refused: BAD_MESSAGE), turns it
+ * off when the migration rolls back or the agent stops, and reports every change as an Event
+ * "throttle_changed" {role, throttle_percent, previous_percent, reason (policy | rollback |
+ * agent_stopping), result ("ok" or why the workload did not take it)}.
  */
 #ifndef FERRY_MIGRATION_MANAGER_H
 #define FERRY_MIGRATION_MANAGER_H
@@ -17,6 +23,8 @@
 struct ferry_migration_manager {
 	struct ferry_command_table commands;
 	struct ferry_migration migs[FERRY_MAX_MIGRATIONS];
+	/* The vCPU throttle in effect for the source VM of migs[i] (migration_throttle.h), 0 = off. */
+	uint32_t throttle[FERRY_MAX_MIGRATIONS];
 	struct ferry_mig_reporter reporter;
 	struct ferry_vm_listener *vms;
 	struct ferry_device_registry *devices; /* the host's devices (event loop only) */

@@ -44,6 +44,10 @@ static const char *attribute(const Ferry__V1__Event *e, const char *key)
 
 static void note_device_step(struct mh_host *h, const Ferry__V1__Event *e)
 {
+	if (strcmp(e->kind, "throttle_changed") == 0 &&
+	    h->n_throttle_steps < sizeof h->throttle_steps / sizeof h->throttle_steps[0])
+		snprintf(h->throttle_steps[h->n_throttle_steps++], sizeof h->throttle_steps[0], "%s %s %.100s",
+			 attribute(e, "throttle_percent"), attribute(e, "reason"), attribute(e, "result"));
 	if (strcmp(e->kind, "device_state_changed") != 0 || strcmp(attribute(e, "result"), "ok") != 0 ||
 	    h->n_device_steps == sizeof h->device_steps / sizeof h->device_steps[0])
 		return;

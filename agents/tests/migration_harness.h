@@ -27,6 +27,9 @@ struct mh_host {
 	/* Every successful "device_state_changed" Event read so far, in order, as "DEVICE STATE". */
 	char device_steps[128][96];
 	size_t n_device_steps;
+	/* Every "throttle_changed" Event read so far, in order, as "PERCENT REASON RESULT". */
+	char throttle_steps[32][160];
+	size_t n_throttle_steps;
 };
 
 /* The source VM as its Inventory described it, to be copied into PrepareDestination. */
