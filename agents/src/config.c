@@ -37,7 +37,7 @@ struct key_spec {
 	enum key_backend only;
 };
 
-#define N_KEYS 21 /* entries of key_specs below */
+#define N_KEYS 24 /* entries of key_specs below */
 
 struct config_parser {
 	const char *file;
@@ -156,6 +156,37 @@ static int apply_dma_write_rate(struct config_parser *p, struct span v, char *wh
 	return ferry__value_rate(v.p, v.n, &p->dev->sim.dma_rate, why, whylen);
 }
 
+static int apply_dma_pattern(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	if (span_is(v, "random") || span_is(v, "selfcheck")) {
+		p->dev->sim.dma_selfcheck = span_is(v, "selfcheck");
+		return 0;
+	}
+	snprintf(why, whylen, "expected random or selfcheck, not '%.*s'", (int)(v.n < QUOTE_MAX ? v.n : QUOTE_MAX), v.p);
+	return -EINVAL;
+}
+
+/* A size in whole 4 KiB pages: DMA windows are IOVA mappings, which are page-granular. */
+static int apply_page_size_value(struct span v, uint64_t *out, char *why, size_t whylen)
+{
+	int rc = ferry__value_size(v.p, v.n, out, why, whylen);
+	if (rc == 0 && *out % 4096) {
+		snprintf(why, whylen, "%llu bytes is not a multiple of 4 KiB", (unsigned long long)*out);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+static int apply_dma_offset(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	return apply_page_size_value(v, &p->dev->sim.dma_offset, why, whylen);
+}
+
+static int apply_dma_length(struct config_parser *p, struct span v, char *why, size_t whylen)
+{
+	return apply_page_size_value(v, &p->dev->sim.dma_length, why, whylen);
+}
+
 static int apply_seed(struct config_parser *p, struct span v, char *why, size_t whylen)
 {
 	p->dev->sim.has_seed = true;
@@ -244,6 +275,9 @@ static const struct key_spec key_specs[N_KEYS] = {
 	{"state_change_rate", SCOPE_DEVICE, false, apply_state_change_rate, SIM_ONLY},
 	{"dma_write_rate", SCOPE_DEVICE, false, apply_dma_write_rate, SIM_ONLY},
 	{"seed", SCOPE_DEVICE, false, apply_seed, SIM_ONLY},
+	{"dma_pattern", SCOPE_DEVICE, false, apply_dma_pattern, SIM_ONLY},
+	{"dma_offset", SCOPE_DEVICE, false, apply_dma_offset, SIM_ONLY},
+	{"dma_length", SCOPE_DEVICE, false, apply_dma_length, SIM_ONLY},
 };
 
 /* ---- lines and sections ---- */

@@ -10,7 +10,8 @@
  *   backend = sim                 device keys: backend, vendor_id, device_id, driver, migration,
  *   ...                           dma_logging, saving_layout_handshake, migration_version, vm,
  *                                 stop_copy_bytes; vfio only: address; sim only:
- *                                 state_change_rate, dma_write_rate, seed
+ *                                 state_change_rate, dma_write_rate, seed, dma_pattern
+ *                                 (random | selfcheck), dma_offset, dma_length (4 KiB multiples)
  *
  * Top-level keys come before the first section. Every error names FILE:LINE, the key and the reason.
  */

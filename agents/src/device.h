@@ -29,6 +29,8 @@ struct ferry_sim_device_keys {
 	uint64_t change_rate; /* bytes of internal state changed per second while running */
 	uint64_t dma_rate;    /* bytes DMA-written into guest memory per second while running */
 	uint64_t seed;        /* PRNG seed of the model (default: derived from the device name) */
+	bool dma_selfcheck;   /* dma_pattern = selfcheck: DMA writes pages in the workload's format */
+	uint64_t dma_offset, dma_length; /* DMA window in guest memory (length 0: to its end) */
 };
 
 struct ferry_device_info {

@@ -34,6 +34,15 @@ int ferry_sim_model_create(const struct ferry_sim_config *cfg, struct ferry_sim_
 				 (unsigned long long)FERRY_SIM_MAX_STATE_BYTES);
 		return -EINVAL;
 	}
+	if (cfg->dma_pattern != FERRY_SIM_DMA_RANDOM && cfg->dma_pattern != FERRY_SIM_DMA_SELFCHECK) {
+		ferry_errbuf_set(err, errlen, "DMA pattern %d is neither random nor selfcheck", (int)cfg->dma_pattern);
+		return -EINVAL;
+	}
+	if (cfg->dma_offset % 4096 || cfg->dma_length % 4096 || cfg->dma_offset + cfg->dma_length < cfg->dma_offset) {
+		ferry_errbuf_set(err, errlen, "DMA window of %llu bytes at %llu is not made of whole 4 KiB pages",
+				 (unsigned long long)cfg->dma_length, (unsigned long long)cfg->dma_offset);
+		return -EINVAL;
+	}
 	if (!memchr(cfg->migration_version, '\0', sizeof cfg->migration_version)) {
 		ferry_errbuf_set(err, errlen, "migration_version is not terminated");
 		return -EINVAL;

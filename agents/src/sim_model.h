@@ -14,7 +14,10 @@
  *   PRE_COPY, PRE_COPY_P2P) at change_bytes_per_sec, one whole stream block per update (so the
  *   pre-copy data it makes follows that rate), and it DMA-writes into the guest memory it is
  *   attached to at dma_bytes_per_sec; both are driven by advance(elapsed_ns) and a seeded PRNG, so
- *   the same seed and the same advances give the same bytes.
+ *   the same seed and the same advances give the same bytes. DMA lands in a window of guest memory
+ *   (dma_offset, dma_length; the whole of it by default), as cache lines of random bytes, or with
+ *   FERRY_SIM_DMA_SELFCHECK as whole pages in the workload's page format (page_check.h: index,
+ *   generation + 1, checksum), like a NIC writing well-formed packets into its receive buffers.
  * - Saving: a PRE_COPY read returns -ENOMSG when nothing is pending right now; STOP_COPY ends the
  *   stream with a 0-byte read. Resuming: the stream (sim_stream.h) is checked as it arrives and
  *   replaces the live state only at RESUMING -> STOP, when it is complete and verified.
@@ -50,6 +53,11 @@ struct ferry_sim_faults {
 	bool refuse_resuming_data; /* writes to a resuming session fail -EIO */
 };
 
+enum ferry_sim_dma_pattern {
+	FERRY_SIM_DMA_RANDOM = 0,    /* 64-byte writes of random bytes anywhere in the window */
+	FERRY_SIM_DMA_SELFCHECK = 1, /* 4 KiB pages that pass the workload's self-check */
+};
+
 struct ferry_sim_config {
 	uint16_t vendor_id, device_id;
 	char migration_version[128];
@@ -59,13 +67,16 @@ struct ferry_sim_config {
 	uint64_t state_bytes;           /* 1 .. FERRY_SIM_MAX_STATE_BYTES */
 	uint64_t change_bytes_per_sec;
 	uint64_t dma_bytes_per_sec;
+	enum ferry_sim_dma_pattern dma_pattern;
+	uint64_t dma_offset, dma_length; /* the DMA window, 4 KiB aligned; length 0 = to the end */
 	uint64_t seed;
 	struct ferry_sim_faults faults;
 };
 
 struct ferry_sim_model;
 
-/* -EINVAL for a config the kernel could not present (no STOP_COPY, unknown flags, bad size), or
+/* -EINVAL for a config the kernel could not present (no STOP_COPY, unknown flags, bad size, a DMA
+ * window not aligned to 4 KiB, an unknown DMA pattern), or
  * -ENOMEM; the reason in err. The device starts in RUNNING with state bytes derived from seed. */
 int ferry_sim_model_create(const struct ferry_sim_config *cfg, struct ferry_sim_model **out, char *err,
 			   size_t errlen);

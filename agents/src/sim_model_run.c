@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "page_check.h"
+
 #define NS_PER_SEC UINT64_C(1000000000)
 #define DMA_UNIT 64u   /* one DMA write is a cache line */
 #define DMA_MAX_PER_ADVANCE (UINT64_C(64) << 20)
@@ -48,16 +50,41 @@ static void change_state(struct ferry_sim_model *m, uint64_t updates)
 	}
 }
 
-static void dma_write(struct ferry_sim_model *m, uint64_t lines)
+/* The window of attached memory the device DMA-writes into, [*start, *end); empty if it lies past
+ * the memory (a device given buffers the VM does not have writes nothing). */
+static void dma_window(const struct ferry_sim_model *m, uint64_t *start, uint64_t *end)
 {
-	uint64_t slots = m->mem_len / DMA_UNIT;
-	for (uint64_t i = 0; i < lines; i++) {
-		uint64_t off = (ferry__sim_rand(m) % slots) * DMA_UNIT;
+	*start = m->cfg.dma_offset < m->mem_len ? m->cfg.dma_offset : m->mem_len;
+	*end = m->mem_len;
+	if (m->cfg.dma_length && m->cfg.dma_length < *end - *start)
+		*end = *start + m->cfg.dma_length;
+}
+
+static void dma_write_lines(struct ferry_sim_model *m, uint64_t start, uint64_t end, uint64_t lines)
+{
+	uint64_t slots = (end - start) / DMA_UNIT;
+	for (uint64_t i = 0; i < lines && slots; i++) {
+		uint64_t off = start + (ferry__sim_rand(m) % slots) * DMA_UNIT;
 		for (unsigned w = 0; w < DMA_UNIT; w += 8) {
 			uint64_t v = ferry__sim_rand(m);
 			memcpy(m->mem + off + w, &v, 8);
 		}
 		ferry_sim_dma_log_record(&m->log, off, DMA_UNIT);
+	}
+}
+
+/* Whole pages in the workload's format: the next generation of what the page holds (1 if it holds
+ * no valid page), its own index, a payload of the device's seed. */
+static void dma_write_pages(struct ferry_sim_model *m, uint64_t start, uint64_t end, uint64_t pages)
+{
+	uint64_t slots = (end - start) / FERRY_PAGE_BYTES;
+	for (uint64_t i = 0; i < pages && slots; i++) {
+		uint64_t off = start + (ferry__sim_rand(m) % slots) * FERRY_PAGE_BYTES, index = off / FERRY_PAGE_BYTES;
+		uint8_t *page = m->mem + off;
+		uint64_t gen = ferry_page_verify(page, index) == FERRY_PAGE_OK ? ferry_page_trailer_read(page).generation + 1
+									   : 1;
+		ferry_page_fill(page, index, gen, m->cfg.seed);
+		ferry_sim_dma_log_record(&m->log, off, FERRY_PAGE_BYTES);
 	}
 }
 
@@ -69,11 +96,18 @@ void ferry_sim_model_advance(struct ferry_sim_model *m, uint64_t elapsed_ns)
 	uint64_t updates = take_units(&m->change_acc, m->cfg.change_bytes_per_sec, elapsed_ns, FERRY_SIM_BLOCK_SIZE,
 				      4 * ferry_sim_blocks(m->cfg.state_bytes));
 	change_state(m, updates);
-	if (m->mem && m->mem_len >= DMA_UNIT) {
-		uint64_t lines = take_units(&m->dma_acc, m->cfg.dma_bytes_per_sec, elapsed_ns, DMA_UNIT,
-					    DMA_MAX_PER_ADVANCE / DMA_UNIT);
-		dma_write(m, lines);
-	}
+	uint64_t start, end;
+	if (!m->mem)
+		return;
+	dma_window(m, &start, &end);
+	if (m->cfg.dma_pattern == FERRY_SIM_DMA_SELFCHECK)
+		dma_write_pages(m, start, end,
+				take_units(&m->dma_acc, m->cfg.dma_bytes_per_sec, elapsed_ns, FERRY_PAGE_BYTES,
+					   DMA_MAX_PER_ADVANCE / FERRY_PAGE_BYTES));
+	else
+		dma_write_lines(m, start, end,
+				take_units(&m->dma_acc, m->cfg.dma_bytes_per_sec, elapsed_ns, DMA_UNIT,
+					   DMA_MAX_PER_ADVANCE / DMA_UNIT));
 }
 
 void ferry_sim_model_attach_memory(struct ferry_sim_model *m, void *mem, uint64_t len)

@@ -49,6 +49,9 @@ int ferry_sim_config_from_device(const struct ferry_device_info *d, const struct
 	out->change_bytes_per_sec = d->sim.has_change_rate ? d->sim.change_rate : rates->change_bytes_per_sec;
 	out->dma_bytes_per_sec = d->sim.has_dma_rate ? d->sim.dma_rate : rates->dma_bytes_per_sec;
 	out->seed = d->sim.has_seed ? d->sim.seed : ferry_crc32c(0, d->name, strlen(d->name));
+	out->dma_pattern = d->sim.dma_selfcheck ? FERRY_SIM_DMA_SELFCHECK : FERRY_SIM_DMA_RANDOM;
+	out->dma_offset = d->sim.dma_offset;
+	out->dma_length = d->sim.dma_length;
 	return 0;
 }
 

@@ -416,3 +416,26 @@ FERRY_TEST(config_sim_keys_with_units_and_backend_scope)
 	EXPECT_EQ_STR(parse_error("sim_socket = run/sim.sock\n"), "t.conf:1: sim_socket: must be an absolute path");
 	EXPECT_EQ_STR(parse_error("simdevd = ferry-simdevd\n"), "t.conf:1: simdevd: must be an absolute path");
 }
+
+FERRY_TEST(config_sim_dma_pattern_and_window)
+{
+	EXPECT_EQ_INT(ferry_config_parse("[device d]\n" DEV_KEYS "dma_pattern = selfcheck\ndma_offset = 32MiB\n"
+					 "dma_length = 16 MiB\n[device e]\n" DEV_KEYS "dma_pattern = random\n",
+					 "t.conf", &cfg, err, sizeof err),
+		      0);
+	EXPECT(cfg.devices[0].sim.dma_selfcheck);
+	EXPECT_EQ_U64(cfg.devices[0].sim.dma_offset, 32u << 20);
+	EXPECT_EQ_U64(cfg.devices[0].sim.dma_length, 16u << 20);
+	EXPECT(!cfg.devices[1].sim.dma_selfcheck);
+	EXPECT_EQ_U64(cfg.devices[1].sim.dma_offset, 0);
+	EXPECT_EQ_U64(cfg.devices[1].sim.dma_length, 0);
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "dma_pattern = packets\n"),
+		      "t.conf:8: dma_pattern: expected random or selfcheck, not 'packets'");
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "dma_offset = 6000\n"),
+		      "t.conf:8: dma_offset: 6000 bytes is not a multiple of 4 KiB");
+	EXPECT_EQ_STR(parse_error("[device d]\n" DEV_KEYS "dma_length = 1XB\n"),
+		      "t.conf:8: dma_length: bad unit 'XB' (expected B, KiB, MiB, GiB or TiB)");
+	EXPECT_EQ_STR(parse_error("[device v]\ndma_pattern = selfcheck\nbackend = vfio\nvendor_id = 1\ndevice_id = 2\n"
+				  "driver = d\nmigration = stop_copy\nmigration_version = v\n"),
+		      "t.conf:2: dma_pattern: only for backend = sim, and [device v] is vfio");
+}

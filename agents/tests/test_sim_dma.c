@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "page_check.h"
 #include "sim_dma_log.h"
 #include "sim_model.h"
 
@@ -153,4 +154,85 @@ FERRY_TEST(sim_dma_writes_land_in_shared_memory_and_in_the_log)
 	munmap(mem, MEM_BYTES);
 	munmap(view, MEM_BYTES);
 	close(fd);
+}
+
+static struct ferry_sim_model *make_selfcheck_dev(uint64_t dma_rate, uint64_t offset, uint64_t length)
+{
+	struct ferry_sim_config c = {.vendor_id = 0x1af4, .device_id = 0x1041, .migration_version = "ferry-sim/1",
+				     .mig_flags = FERRY_MIG_FLAG_STOP_COPY | FERRY_MIG_FLAG_PRE_COPY,
+				     .dma_logging = true, .state_bytes = 4096, .dma_bytes_per_sec = dma_rate,
+				     .dma_pattern = FERRY_SIM_DMA_SELFCHECK, .dma_offset = offset, .dma_length = length,
+				     .seed = 77};
+	struct ferry_sim_model *m = NULL;
+	char err[160];
+	EXPECT_EQ_INT(ferry_sim_model_create(&c, &m, err, sizeof err), 0);
+	return m;
+}
+
+FERRY_TEST(sim_dma_selfcheck_pages_pass_the_workload_check_inside_the_window)
+{
+	const uint64_t pages = MEM_BYTES / PAGE, lo = 64, hi = 128; /* window: pages 64..127 */
+	uint8_t *mem = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint8_t *before = malloc(MEM_BYTES);
+	EXPECT(mem != MAP_FAILED && before);
+	for (uint64_t p = 0; p < pages; p++)
+		ferry_page_fill(mem + p * PAGE, p, 1, 5); /* a workload's freshly filled RAM */
+	memcpy(before, mem, MEM_BYTES);
+
+	struct ferry_sim_model *m = make_selfcheck_dev(128 * PAGE, lo * PAGE, (hi - lo) * PAGE);
+	ferry_sim_model_attach_memory(m, mem, MEM_BYTES);
+	struct ferry_dma_range r = {0, MEM_BYTES};
+	uint64_t ps = PAGE;
+	EXPECT_EQ_INT(ferry_sim_model_dma_log_start(m, &r, 1, &ps), 0);
+	uint64_t s;
+	EXPECT_EQ_INT(ferry_sim_model_set_state(m, FERRY_MIG_PRE_COPY, &s), 0); /* DMA goes on in pre-copy */
+	ferry_sim_model_advance(m, 1000000000); /* 128 page writes over 64 pages */
+	ferry_sim_model_advance(m, 1000000000); /* and again: generations go on from what the page holds */
+
+	uint64_t first_bad = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_memory_verify(mem, 0, pages, &first_bad, &fault), 0);
+	uint64_t bm[(MEM_BYTES / PAGE + 63) / 64] = {0};
+	EXPECT_EQ_INT(ferry_sim_model_dma_log_report(m, 0, MEM_BYTES, PAGE, bm, sizeof bm / 8), 0);
+	uint64_t changed = 0, max_gen = 0;
+	for (uint64_t p = 0; p < pages; p++) {
+		bool w = memcmp(mem + p * PAGE, before + p * PAGE, PAGE) != 0, bit = (bm[p / 64] >> (p % 64)) & 1;
+		uint64_t gen = ferry_page_trailer_read(mem + p * PAGE).generation;
+		EXPECT_EQ_INT(w, bit); /* logged exactly where it wrote */
+		if (p < lo || p >= hi)
+			EXPECT(!w); /* nothing outside the window */
+		else if (w)
+			EXPECT(gen >= 2);
+		changed += w;
+		max_gen = gen > max_gen ? gen : max_gen;
+	}
+	EXPECT(changed > (hi - lo) / 2);
+	EXPECT(max_gen >= 3);
+
+	/* STOP_COPY: the device is quiesced, no DMA however long. */
+	EXPECT_EQ_INT(ferry_sim_model_set_state(m, FERRY_MIG_STOP_COPY, &s), 0);
+	memcpy(before, mem, MEM_BYTES);
+	ferry_sim_model_advance(m, 1000000000);
+	EXPECT(memcmp(before, mem, MEM_BYTES) == 0);
+	memset(bm, 0, sizeof bm);
+	EXPECT_EQ_INT(ferry_sim_model_dma_log_report(m, 0, MEM_BYTES, PAGE, bm, sizeof bm / 8), 0);
+	for (size_t i = 0; i < sizeof bm / 8; i++)
+		EXPECT_EQ_U64(bm[i], 0);
+	ferry_sim_model_destroy(m);
+
+	/* A window past the memory writes nothing; a window not in whole pages is refused. */
+	m = make_selfcheck_dev(128 * PAGE, MEM_BYTES, 0);
+	ferry_sim_model_attach_memory(m, mem, MEM_BYTES);
+	ferry_sim_model_advance(m, 1000000000);
+	EXPECT(memcmp(before, mem, MEM_BYTES) == 0);
+	ferry_sim_model_destroy(m);
+	struct ferry_sim_config bad = {.mig_flags = FERRY_MIG_FLAG_STOP_COPY, .state_bytes = 4096, .dma_offset = 100};
+	char err[160] = "";
+	EXPECT_EQ_INT(ferry_sim_model_create(&bad, &m, err, sizeof err), -EINVAL);
+	EXPECT_EQ_STR(err, "DMA window of 0 bytes at 100 is not made of whole 4 KiB pages");
+	bad.dma_offset = 0;
+	bad.dma_pattern = (enum ferry_sim_dma_pattern)7;
+	EXPECT_EQ_INT(ferry_sim_model_create(&bad, &m, err, sizeof err), -EINVAL);
+	free(before);
+	munmap(mem, MEM_BYTES);
 }
