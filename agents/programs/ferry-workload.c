@@ -65,12 +65,13 @@ static int start_workload(const struct ferry_workload_options *opt, int stop_fd,
 		return rc;
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming: waiting for memory and device state\" vm_id=%s agent=%s", reg.vm_id,
 		  opt->agent_socket);
-	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, err, errlen);
+	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, opt->config.start_frozen, err, errlen);
 	if (rc == 0) {
 		struct ferry_workload_stats s;
 		ferry_workload_stats(*w, &s);
-		ferry_log(FERRY_LOG_INFO, "msg=\"incoming memory verified, vCPUs running\" vm_id=%s generation=%llu",
-			  reg.vm_id, (unsigned long long)s.max_generation);
+		ferry_log(FERRY_LOG_INFO, "msg=\"incoming memory verified, vCPUs %s\" vm_id=%s generation=%llu",
+			  opt->config.start_frozen ? "paused (--start-frozen)" : "running", reg.vm_id,
+			  (unsigned long long)s.max_generation);
 	}
 	return rc;
 }

@@ -80,7 +80,8 @@ static int workload_binary(char *out, size_t cap)
  * abbreviations getopt would accept); any other word starting with '-' is refused. */
 static int launch_args_allowed(char *const *args, size_t n, char *err, size_t errlen)
 {
-	static const char *const options[] = {"--dirty-rate", "--pattern", "--seed", "--thp", "--log-level"};
+	static const char *const options[] = {"--dirty-rate", "--pattern", "--seed", "--thp", "--log-level",
+					      "--start-frozen"};
 	if (n > FERRY_VM_LAUNCH_ARGS_MAX) {
 		ferry_errbuf_set(err, errlen, "%zu launch arguments, at most %u", n, FERRY_VM_LAUNCH_ARGS_MAX);
 		return -EINVAL;

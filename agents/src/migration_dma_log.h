@@ -7,6 +7,10 @@
  * would have to be widened, which nothing needs today.
  *
  * Threads: the migration worker only.
+ *
+ * Test-only fault: FERRY_TEST_DMA_LOG_IGNORED=1 in the agent's environment reads (and so clears)
+ * the devices' reports but ORs nothing into the harvests: the copy a migration makes without the
+ * DMA log, for the negative control of tests/test_migration_dma.c.
  */
 #ifndef FERRY_MIGRATION_DMA_LOG_H
 #define FERRY_MIGRATION_DMA_LOG_H
@@ -23,6 +27,7 @@ struct ferry_mig_dma_log {
 	uint64_t ram_bytes;
 	bool on[FERRY_GROUP_MAX_DEVICES];
 	struct ferry_dirty_bitmap report; /* one device's report */
+	bool ignored; /* FERRY_TEST_DMA_LOG_IGNORED=1 */
 };
 
 /* Starts logging on every device of b (may be NULL) that supports it. 0, or -EOPNOTSUPP / the

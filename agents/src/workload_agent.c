@@ -120,7 +120,8 @@ static int read_line(int agent_fd, int stop_fd, char *line, size_t cap)
 	}
 }
 
-int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, char *err, size_t errlen)
+int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, int stay_paused, char *err,
+				     size_t errlen)
 {
 	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
 	int rc = read_line(agent_fd, stop_fd, line, sizeof line);
@@ -156,7 +157,8 @@ int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_wor
 	}
 	struct ferry_workload_stats s;
 	ferry_workload_stats(w, &s);
-	ferry_workload_thaw(w);
+	if (!stay_paused)
+		ferry_workload_thaw(w);
 	snprintf(line, sizeof line, "ok started generation=%" PRIu64, s.max_generation);
 	answer(agent_fd, line);
 	return 0;

@@ -15,7 +15,8 @@
  * (default "vm-PID"); the workload refuses to start when the agent refuses it. --incoming (needs
  * --agent-socket) starts a migration destination: guest RAM comes from the agent, and the vCPUs
  * wait for the agent's `start`, then run from the source's state after memory verified; --ram,
- * --vcpus, --pattern and --seed must be the source's.
+ * --vcpus, --pattern and --seed must be the source's. --start-frozen: the vCPUs wait for `thaw`
+ * (with --incoming: after `start`, holding the source's state, as QEMU's -S with -incoming).
  */
 #ifndef FERRY_WORKLOAD_OPTIONS_H
 #define FERRY_WORKLOAD_OPTIONS_H

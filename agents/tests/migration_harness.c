@@ -187,6 +187,12 @@ int mh_setup_devices(struct mh_cluster *c, const char *const *src_env, const cha
 	return setup(c, src_env, NULL, ram, rate, NULL, src_devices, dst_devices);
 }
 
+int mh_setup_devices_with(struct mh_cluster *c, const char *const *src_env, const char *src_devices,
+			  const char *dst_devices, const char *ram, const char *rate, const char *extra)
+{
+	return setup(c, src_env, NULL, ram, rate, extra, src_devices, dst_devices);
+}
+
 static void stop_agent(struct mh_host *h, int sig)
 {
 	if (h->agent > 0) {

@@ -70,6 +70,9 @@ int mh_setup_with(struct mh_cluster *c, const char *const *src_env, const char *
  * src_env as for mh_setup. */
 int mh_setup_devices(struct mh_cluster *c, const char *const *src_env, const char *src_devices,
 		     const char *dst_devices, const char *ram, const char *rate);
+/* mh_setup_devices with one more workload option (e.g. "--pattern=hot:32"), NULL for none. */
+int mh_setup_devices_with(struct mh_cluster *c, const char *const *src_env, const char *src_devices,
+			  const char *dst_devices, const char *ram, const char *rate, const char *extra);
 /* Stops the agents (SIGTERM), any source workload still running and the hosts' ferry-simdevd. */
 void mh_teardown(struct mh_cluster *c);
 /* SIGKILLs a host's agent and reaps it. */
