@@ -221,8 +221,12 @@ int ferry_workload_control_serve(struct ferry_workload *w, const struct ferry_wo
 			int r = serve_client(w, opt, c);
 			if (r == 1)
 				quit = 1;
-			if (r != 0 && c->fd == opt->agent_fd)
-				ferry_log(FERRY_LOG_WARNING, "msg=\"agent connection closed: the VM is no longer registered\"");
+			/* An agent that went away cannot end what it started: a throttle would stay forever. */
+			if (r != 0 && c->fd == opt->agent_fd) {
+				ferry_log(FERRY_LOG_WARNING, "msg=\"agent connection closed: the VM is no longer registered\" "
+							     "throttle_percent_dropped=%u", ferry_workload_throttle(w));
+				ferry_workload_set_throttle(w, 0, NULL, 0);
+			}
 			if (r != 0) {
 				close(c->fd);
 				c->fd = -1;

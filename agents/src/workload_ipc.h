@@ -29,7 +29,8 @@
  *
  * 2. Registration with the local agent (`ferry-workload --agent-socket PATH`, agent option
  *    --vm-socket). The workload connects and keeps the connection for its whole life: when it
- *    closes (the workload exited), the agent unregisters the VM. First line, from the workload:
+ *    closes (the workload exited), the agent unregisters the VM; when the agent closes it (the
+ *    agent stopped or died), the workload turns its throttle off. First line, from the workload:
  *
  *   register vm=ID vcpus=N ram_bytes=N page_size=4096 pid=N control=PATH mode=run|incoming [launch=ARGS]
  *     ID: 1..127 of [A-Za-z0-9._:-]; PATH: the control socket, no spaces, < 108 bytes.

@@ -2,7 +2,8 @@
  * real source workload): the coordinator's throttle reaches the source workload's vCPUs through
  * AdjustPolicy (the workload says so, and a "throttle_changed" Event tells the coordinator), a
  * throttle past 99 % is refused with the reason, the migration still completes with verified
- * memory and the destination runs unthrottled; a rollback turns the throttle off. */
+ * memory and the destination runs unthrottled; a rollback turns the throttle off, and so does the
+ * workload itself when the agent that set it dies. */
 #include "migration_harness.h"
 #include "test.h"
 
@@ -142,5 +143,18 @@ FERRY_TEST(migration_throttle_is_refused_past_99_and_turned_off_by_a_rollback)
 	EXPECT_EQ_INT(mh_result_code(mh_command(&c.src, &cmd)), 0);
 	EXPECT(has_step(&c.src, "40 policy ok"));
 	EXPECT(has_step(&c.src, "0 rollback ok"));
+	mh_teardown(&c);
+}
+
+FERRY_TEST(migration_throttle_ends_when_the_source_agent_dies)
+{
+	struct mh_cluster c;
+	EXPECT_EQ_INT(mh_setup(&c, NULL, NULL, RAM, "20000"), 0);
+	Ferry__V1__MigrationPolicy pol = stalling(60);
+	EXPECT_EQ_INT(mh_begin(&c, "mig-thr-kill", "secret-token-thr-kill", &pol), 0);
+	EXPECT_EQ_U64(workload_throttle(c.control, 60), 60);
+	/* Nobody is left to turn it off: the workload does, when the agent's connection closes. */
+	mh_kill_agent(&c.src);
+	EXPECT_EQ_U64(workload_throttle(c.control, 0), 0);
 	mh_teardown(&c);
 }
