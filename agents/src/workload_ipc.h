@@ -51,6 +51,7 @@
  *
  *   start vcpus=N state=BLOB             BLOB as the source's `export` returned it
  *   -> ok started generation=N           memory verified; the vCPUs run on from the source's state
+ *                                         (with --start-frozen they wait for `thaw`, state loaded)
  *   -> bad page=N reason=...             memory failed its self-check: the workload refuses to run
  *                                         and exits 1
  *   -> error <reason>                    a state that does not fit: the workload exits 1

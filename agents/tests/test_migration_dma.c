@@ -92,7 +92,7 @@ static void migrate_with_dma(const char *const *src_env, const char *id, struct 
 		c.vm.n_launch_args++;
 	}
 	Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
-	pol.max_downtime_ms = 1; /* no early convergence: pre-copy runs 6 rounds with DMA going on */
+	pol.max_downtime_ms = 1; /* cut over only when next to nothing is left (or after 6 rounds) */
 	pol.max_rounds = 6;
 	EXPECT_EQ_INT(mh_begin(&c, id, "secret-token-dma", &pol), 0);
 	Ferry__V1__Progress *p = mh_final_progress(&c.src);
