@@ -104,6 +104,29 @@ static void devices_in_use(struct ferry_migration_manager *mm, bool *busy)
 	}
 }
 
+/* An Event of a migration with five attributes (key, value); lost when the control link is down. */
+static void send_event(struct ferry_migration_manager *mm, const char *migration_id, const char *kind,
+		       const char *message, int64_t at_unix_ns, const char *const kv[5][2])
+{
+	Ferry__V1__Attribute a[5], *ap[5];
+	for (size_t i = 0; i < 5; i++) {
+		ferry__v1__attribute__init(&a[i]);
+		a[i].key = (char *)kv[i][0];
+		a[i].value = (char *)kv[i][1];
+		ap[i] = &a[i];
+	}
+	Ferry__V1__Event e = FERRY__V1__EVENT__INIT;
+	e.migration_id = (char *)migration_id;
+	e.kind = (char *)kind;
+	e.message = (char *)message;
+	e.at_unix_ns = at_unix_ns;
+	e.n_attributes = 5;
+	e.attributes = ap;
+	if (mm->send(mm->ctx, FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT, &e.base) < 0)
+		ferry_log(FERRY_LOG_DEBUG, "msg=\"event not sent: control link down\" migration_id=%s kind=%s", migration_id,
+			  kind);
+}
+
 /* A device step as Event "device_state_changed": attributes device_id (this host's),
  * peer_device_id (the other side's), role, state (the target; "reset" for a reset), result. */
 static void send_device_event(struct ferry_migration_manager *mm, const struct ferry_mig_report *r)
@@ -114,25 +137,10 @@ static void send_device_event(struct ferry_migration_manager *mm, const struct f
 	char message[300];
 	snprintf(message, sizeof message, "device %s %s %s%s%s", s->device,
 		 s->target == FERRY_MIG_ERROR ? "was" : "went to", state, s->rc ? ": " : "", s->rc ? result : "");
-	Ferry__V1__Attribute a[5], *ap[5];
 	const char *kv[5][2] = {{"device_id", s->device}, {"peer_device_id", s->peer_device},
 				{"role", r->role == FERRY_MIG_SOURCE ? "source" : "destination"}, {"state", state},
 				{"result", result}};
-	for (size_t i = 0; i < 5; i++) {
-		ferry__v1__attribute__init(&a[i]);
-		a[i].key = (char *)kv[i][0];
-		a[i].value = (char *)kv[i][1];
-		ap[i] = &a[i];
-	}
-	Ferry__V1__Event e = FERRY__V1__EVENT__INIT;
-	e.migration_id = (char *)r->migration_id;
-	e.kind = "device_state_changed";
-	e.message = message;
-	e.at_unix_ns = s->at_unix_ns;
-	e.n_attributes = 5;
-	e.attributes = ap;
-	if (mm->send(mm->ctx, FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT, &e.base) < 0)
-		ferry_log(FERRY_LOG_DEBUG, "msg=\"event not sent: control link down\" migration_id=%s", r->migration_id);
+	send_event(mm, r->migration_id, "device_state_changed", message, s->at_unix_ns, kv);
 }
 
 static void send_progress(struct ferry_migration_manager *mm, const struct ferry_mig_report *r)
@@ -191,24 +199,9 @@ static void send_throttle_event(struct ferry_migration_manager *mm, const struct
 	snprintf(before, sizeof before, "%u", previous);
 	snprintf(message, sizeof message, "vCPU throttle %u %% -> %u %% (%s)%s%.200s", previous, percent, reason,
 		 error ? ": not applied: " : "", error ? error : "");
-	Ferry__V1__Attribute a[5], *ap[5];
 	const char *kv[5][2] = {{"role", "source"}, {"throttle_percent", now}, {"previous_percent", before},
 				{"reason", reason}, {"result", error ? error : "ok"}};
-	for (size_t i = 0; i < 5; i++) {
-		ferry__v1__attribute__init(&a[i]);
-		a[i].key = (char *)kv[i][0];
-		a[i].value = (char *)kv[i][1];
-		ap[i] = &a[i];
-	}
-	Ferry__V1__Event e = FERRY__V1__EVENT__INIT;
-	e.migration_id = (char *)m->id;
-	e.kind = "throttle_changed";
-	e.message = message;
-	e.at_unix_ns = ferry_realtime_ns();
-	e.n_attributes = 5;
-	e.attributes = ap;
-	if (mm->send(mm->ctx, FERRY__V1__FRAME_TYPE__FRAME_TYPE_EVENT, &e.base) < 0)
-		ferry_log(FERRY_LOG_DEBUG, "msg=\"event not sent: control link down\" migration_id=%s", m->id);
+	send_event(mm, m->id, "throttle_changed", message, ferry_realtime_ns(), kv);
 }
 
 /* Makes `percent` the source VM's throttle if another one is in effect, through its workload,

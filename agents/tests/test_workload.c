@@ -188,6 +188,31 @@ static void stop_workload(struct running *r)
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* `attach` to a workload started with --uffd and a started dirty tracker on its guest RAM (as a
+ * migration source has); a.memfd stays the caller's. */
+static struct ferry_dirty_tracker *track(struct running *r, struct ferry_workload_attach *a,
+					 struct ferry_dirty_bitmap *bm)
+{
+	char err[512] = "";
+	int rc = ferry_workload_ipc_attach(r->sock, a, TIMEOUT_MS, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "  attach: %s\n", err);
+	EXPECT_EQ_INT(rc, 0);
+	EXPECT_EQ_INT(a->pid, r->pid);
+	EXPECT_EQ_U64(a->ram_bytes, 16u << 20);
+	EXPECT(a->uffd >= 0);
+	struct ferry_dirty_tracker *t = NULL;
+	rc = ferry_dirty_tracker_open(a->pid, a->uffd, a->base, a->ram_bytes, &t, err, sizeof err);
+	if (rc == 0)
+		rc = ferry_dirty_tracker_start(t, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "  tracker: %s\n", err);
+	EXPECT_EQ_INT(rc, 0);
+	close(a->uffd);
+	ferry_dirty_bitmap_init(bm, a->ram_bytes / FERRY_PAGE_BYTES);
+	return t;
+}
+
 FERRY_TEST(workload_freeze_really_stops_writes)
 {
 	struct running r;
@@ -195,24 +220,11 @@ FERRY_TEST(workload_freeze_really_stops_writes)
 	if (r.sock < 0)
 		return;
 	struct ferry_workload_attach a;
-	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	int rc = ferry_workload_ipc_attach(r.sock, &a, TIMEOUT_MS, err, sizeof err);
-	if (rc)
-		fprintf(stderr, "  attach: %s\n", err);
-	EXPECT_EQ_INT(rc, 0);
-	EXPECT_EQ_INT(a.pid, r.pid);
-	EXPECT_EQ_U64(a.ram_bytes, 16u << 20);
-	EXPECT(a.uffd >= 0);
-	struct ferry_dirty_tracker *t = NULL;
-	rc = ferry_dirty_tracker_open(a.pid, a.uffd, a.base, a.ram_bytes, &t, err, sizeof err);
-	if (rc == 0)
-		rc = ferry_dirty_tracker_start(t, err, sizeof err);
-	if (rc)
-		fprintf(stderr, "  tracker: %s\n", err);
-	EXPECT_EQ_INT(rc, 0);
-	close(a.uffd);
 	struct ferry_dirty_bitmap bm;
-	ferry_dirty_bitmap_init(&bm, a.ram_bytes / FERRY_PAGE_BYTES);
+	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
+	if (!t)
+		return;
 
 	/* Running: pages get dirty. */
 	int64_t n = 0;
@@ -343,18 +355,11 @@ FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
 	if (r.sock < 0)
 		return;
 	struct ferry_workload_attach a;
-	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	EXPECT_EQ_INT(ferry_workload_ipc_attach(r.sock, &a, TIMEOUT_MS, err, sizeof err), 0);
-	struct ferry_dirty_tracker *t = NULL;
-	int rc = ferry_dirty_tracker_open(a.pid, a.uffd, a.base, a.ram_bytes, &t, err, sizeof err);
-	if (rc == 0)
-		rc = ferry_dirty_tracker_start(t, err, sizeof err);
-	if (rc)
-		fprintf(stderr, "  tracker: %s\n", err);
-	EXPECT_EQ_INT(rc, 0);
-	close(a.uffd);
 	struct ferry_dirty_bitmap bm;
-	ferry_dirty_bitmap_init(&bm, a.ram_bytes / FERRY_PAGE_BYTES);
+	char reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
+	if (!t)
+		return;
 
 	/* Bad values are refused with the reason, and change nothing. */
 	command(&r, "throttle 100", reply, sizeof reply);
