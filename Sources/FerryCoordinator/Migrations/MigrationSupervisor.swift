@@ -8,7 +8,8 @@ import Logging
 /// flight when ferryd started, and answers cancel and "why does it wait".
 public actor MigrationSupervisor: MigrationReportSink {
     private let context: DriverContext
-    private let limits: SchedulerLimits
+    /// Admission caps; dry runs place their forecast timeline under the same ones.
+    public nonisolated let limits: SchedulerLimits
     private var drivers: [String: MigrationDriver] = [:]
     private var waiting: [String: WaitReason] = [:]
 
