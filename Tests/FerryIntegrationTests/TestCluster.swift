@@ -47,6 +47,8 @@ final class TestCluster: @unchecked Sendable {
     private(set) var endpoints: Endpoints?
     private(set) var agents: [String: ManagedProcess] = [:]
     private var generation = 0
+    /// Extra ferryd options, kept for restarts (e.g. `--host-loss-window-ms`).
+    var ferrydArguments: [String] = []
 
     init() throws {
         directory = FileManager.default.temporaryDirectory
@@ -66,7 +68,7 @@ final class TestCluster: @unchecked Sendable {
                 "--data-dir", dataDir.path, "--agents-listen", agentsListen,
                 "--api-listen", "127.0.0.1:0", "--heartbeat-interval-ms", "200",
                 "--heartbeat-miss-limit", "3", "--log-level", "debug",
-            ],
+            ] + ferrydArguments,
             directory: directory)
         ferryd = process
         var found: Endpoints?

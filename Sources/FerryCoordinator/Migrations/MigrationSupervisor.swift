@@ -63,7 +63,7 @@ public actor MigrationSupervisor: MigrationReportSink {
     /// One scheduling pass: admit what the caps allow, start admitted ones whose hosts are ready,
     /// drop drivers of ended migrations.
     public func schedulePass() async {
-        for (id, driver) in drivers where await driver.isFinished { drivers[id] = nil }
+        for (id, driver) in drivers where await driver.canBeDropped { drivers[id] = nil }
         let unfinished: [Migration]
         let planOrder: [String]
         let unreachable: Set<String>
@@ -134,7 +134,8 @@ public actor MigrationSupervisor: MigrationReportSink {
 
     public func hostDisconnected(_ hostID: String) async {
         context.logger.info(
-            "host of in-flight migrations disconnected; they wait for it", metadata: ["host": "\(hostID)"])
+            "host disconnected; its in-flight migrations wait for it up to the host-loss window",
+            metadata: ["host": "\(hostID)", "window": "\(context.hostLossWindow)"])
     }
 }
 
