@@ -435,8 +435,12 @@ public actor MigrationDriver {
             progress.ramBytesSent = p.ramBytesSent
             progress.deviceBytesSent = p.deviceBytesSent
             progress.dirtyBytesRemaining = p.dirtyBytesRemaining
-            progress.dirtyRateBytesPerSec = p.dirtyRateBytesPerSec
-            progress.bandwidthBytesPerSec = p.bandwidthBytesPerSec
+            // The final and rollback reports carry no measurement (0): keep the last round's, which
+            // status shows and the next dry run of this VM forecasts from.
+            if p.bandwidthBytesPerSec > 0 {
+                progress.dirtyRateBytesPerSec = p.dirtyRateBytesPerSec
+                progress.bandwidthBytesPerSec = p.bandwidthBytesPerSec
+            }
             if p.expectedDowntimeUs > 0 { progress.expectedDowntimeUs = p.expectedDowntimeUs }
             progress.sourcePhase = name
         } else {
