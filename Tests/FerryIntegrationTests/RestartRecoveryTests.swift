@@ -109,6 +109,54 @@ struct RestartRecoveryTests {
         vm.signal(SIGTERM)
     }
 
+    @Test(
+        "kill -9 ferryd and the source agent mid-precopy, restart ferryd: past the window it ends failed, host-b lets go"
+    )
+    func killFerrydAndSourceAgent() async throws {
+        let (cluster, vm) = try await MigrationDriverTests.cluster(
+            dirtyRate: "200", ferrydArguments: ["--host-loss-window-ms", "2000"])
+        let id = try await MigrationDriverTests.submit(
+            cluster, policy: "  max_downtime: 300ms\n  bandwidth: 8MiB/s\n  max_rounds: 30")
+        let midPrecopy = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+            let s = try await MigrationDriverTests.status(cluster, id)
+            return s?.migration.phase == .precopy && s?.progress?.updatedAt == nil
+        }
+        #expect(midPrecopy, "never caught mid pre-copy\n\(cluster.logs())")
+        let agentsListen = try #require(cluster.endpoints?.agentsListen)
+        let old = try #require(cluster.ferryd)
+        old.signal(SIGKILL)
+        let source = try #require(cluster.agents["host-a"])
+        source.signal(SIGKILL)
+        #expect(await old.waitForExit(timeout: .seconds(10)) != nil, "ferryd survived SIGKILL")
+        #expect(await source.waitForExit(timeout: .seconds(10)) != nil, "the agent survived SIGKILL")
+
+        try await cluster.startFerryd(agentsListen: agentsListen)
+        var last: MigrationStatus?
+        let ended = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
+            last = try await MigrationDriverTests.status(cluster, id)
+            return last?.migration.phase.isTerminal == true
+        }
+        #expect(ended, "never ended: \(String(describing: last))\n\(cluster.logs())")
+        // Nobody can confirm where the VM runs: failed, not rolled_back, and the reason says why.
+        #expect(last?.migration.phase == .failed, "\(String(describing: last))\n\(cluster.logs())")
+        #expect(
+            last?.migration.reason.contains("source host host-a unreachable") == true,
+            "\(String(describing: last?.migration.reason))")
+        // The VM never left: its process on host-a runs; host-b released what it had received.
+        #expect(vm.isRunning, "the source workload is gone")
+        let released = try await eventually(timeout: .seconds(30)) {
+            let hosts = try await cluster.hosts() ?? []
+            return hosts.first { $0.id == "host-b" }?.vms.contains { $0.id == "vm-1" } == false
+        }
+        #expect(released, "host-b still lists vm-1\n\(cluster.logs())")
+
+        let history = try await Self.events(cluster, id)
+        Self.expectConsistent(history, final: try #require(last).migration)
+        #expect(history.contains { $0.kind == "agents_queried" }, "the restarted ferryd never re-attached")
+        #expect(history.contains { $0.attributes["decision"] == "host_unreachable" }, "\(history.map(\.kind))")
+        vm.signal(SIGTERM)
+    }
+
     /// One chain of phases ending once, in seq order; every command seq names one command only.
     static func expectConsistent(_ history: [Event], final migration: Migration) {
         let seqs = history.map(\.seq)
