@@ -59,6 +59,9 @@ struct HostLossDriverTests {
             f.link.sent == [
                 .init(host: "host-a", seq: 4, body: "abort"), .init(host: "host-a", seq: 6, body: "query_migration"),
             ])
+        // Still mid-round when it answers: not an outcome yet, keep waiting for one.
+        await driver.deliver(U.progress(.precopy), from: "host-a")
+        #expect(!(await driver.canBeDropped))
         await driver.deliver(U.progress(.rolledBack), from: "host-a")
         #expect(await driver.phase == .failed, "the ending stays")
         #expect(await driver.canBeDropped)

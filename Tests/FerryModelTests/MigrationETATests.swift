@@ -89,7 +89,7 @@ struct MigrationETATests {
     }
 
     @Test(arguments: [
-        (0.44, "0.4s"), (9.96, "10.0s"), (42.4, "42s"), (185, "3m05s"), (7440, "2h04m"),
+        (0.44, "0.4s"), (9.94, "9.9s"), (9.96, "10s"), (42.4, "42s"), (59.6, "1m00s"), (185, "3m05s"), (7440, "2h04m"),
     ])
     func durationsReadShort(_ seconds: Double, _ text: String) {
         #expect(MigrationETA.duration(seconds) == text)

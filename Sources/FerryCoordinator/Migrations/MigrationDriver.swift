@@ -348,7 +348,8 @@ public actor MigrationDriver {
         var attributes = ["host": hostID, "role": role.rawValue, "ended_as": state.phase.rawValue]
         let said: String
         switch report {
-        case .progress(let p):
+        case .progress(let p) where [.rolledBack, .completed, .failed].contains(p.phase):
+            // Only an outcome: an agent still mid-round reports again when it has rolled back.
             let phase = WireCommand.phaseName(p.phase)
             attributes["agent_phase"] = phase
             if p.hasError && !p.error.message.isEmpty { attributes["error"] = p.error.message }
@@ -359,6 +360,7 @@ public actor MigrationDriver {
             }
         case .commandResult(let r)
         where r.hasError && r.error.code == .unknownMigration && outstanding[r.seq]?.body == .queryMigration:
+            outstanding[r.seq] = nil
             attributes["agent_phase"] = "unknown"
             said = "no record of the migration (the agent restarted): its VM is as the host's inventory shows"
         default:

@@ -6,7 +6,8 @@ import Hummingbird
 /// The plan and migration part of the HTTP API.
 ///
 ///     POST /v1/plans?file=NAME          body: plan text → 201 {"plan", "migrations"}; 422 invalid_plan
-///     POST /v1/plans:validate?file=NAME dry run → 200 {"valid": true, "migrations"}; 422 invalid_plan
+///     POST /v1/plans:validate?file=NAME dry run → 200 {"valid": true, "migrations", "prediction": PlanPrediction};
+///                                       422 invalid_plan
 ///     GET  /v1/plans                    {"plans": [{"plan", "status", "phases"}...]} in submission order
 ///     GET  /v1/plans/{id}               {"plan", "status", "migrations"}
 ///     POST /v1/plans/{id}/cancel        {"cancelled": [...], "refused": [{"migration_id", "reason"}]}

@@ -56,7 +56,8 @@ public struct MigrationETA: Codable, Sendable, Equatable {
 
     /// A duration for tables: sub-second as `0.4s`, then `s`, `m..s`, `h..m`.
     public static func duration(_ seconds: Double) -> String {
-        if seconds < 10 { return "\((seconds * 10).rounded() / 10)s" }
+        let tenths = (seconds * 10).rounded() / 10
+        if tenths < 10 { return "\(tenths)s" }
         let whole = Int(seconds.rounded())
         if whole < 60 { return "\(whole)s" }
         if whole < 3600 { return "\(whole / 60)m\(pad(whole % 60))s" }
