@@ -51,7 +51,9 @@ public struct PlanPrediction: Codable, Sendable, Equatable {
         var now = 0.0
         var notes: [String] = []
         while migrations.contains(where: { !$0.phase.isTerminal }) {
-            let decision = Scheduler.schedule(migrations, planOrder: [planID], limits: limits)
+            // Ended migrations hold no slot and no wave open: leave them out of each pass.
+            let decision = Scheduler.schedule(
+                migrations.filter { !$0.phase.isTerminal }, planOrder: [planID], limits: limits)
             for id in decision.admit {
                 let i = Int(id)!
                 migrations[i].phase = .precopy
