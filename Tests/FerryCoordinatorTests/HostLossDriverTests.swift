@@ -113,6 +113,27 @@ struct HostLossDriverTests {
         #expect(reason.contains("the VM runs on host-b"), "\(reason)")
     }
 
+    @Test("admitted but not started while a host is away: back to pending after the window, slots freed")
+    func scheduledRequeued() async throws {
+        let f = try U.fixture(connected: ["host-a"])
+        let driver = try U.driver(f)
+        _ = await driver.handle(.admitted)
+        #expect(!(await driver.startIfReady()), "the destination is not connected")
+        await driver.tick()
+        Self.clock(f).advance(by: .seconds(60))
+        await driver.tick()
+        #expect(await driver.phase == .pending)
+        #expect(f.link.sent.isEmpty)
+        let requeued = try #require(try Self.events(f).last)
+        #expect(requeued.message.hasPrefix("scheduled → pending (requeued)"), "\(requeued.message)")
+        #expect(requeued.attributes["reason"] == "destination host host-b unreachable for 60 s")
+        // Admitted again once it is back, and it starts.
+        f.link.setConnected("host-b", true)
+        _ = await driver.handle(.admitted)
+        #expect(await driver.startIfReady())
+        #expect(f.link.sent == [.init(host: "host-b", seq: 1, body: "prepare_destination")])
+    }
+
     @Test("an agent back inside the window resets its clock")
     func backInTime() async throws {
         let f = try U.fixture()

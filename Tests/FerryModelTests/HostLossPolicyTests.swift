@@ -25,7 +25,7 @@ struct HostLossPolicyTests {
 
     static let away: [(Double?, Double?)] = [(nil, nil), (59.9, nil), (nil, 59.9), (60, nil), (nil, 60), (61, 300)]
 
-    @Test(arguments: [MigrationPhase.pending, .scheduled, .completed, .failed, .cancelled, .rolledBack])
+    @Test(arguments: [MigrationPhase.pending, .completed, .failed, .cancelled, .rolledBack])
     func nothingIsDecidedOutsideTheInFlightPhases(_ phase: MigrationPhase) {
         for (source, destination) in Self.away {
             #expect(Self.action(phase, source: source, destination: destination) == .wait)
@@ -33,7 +33,15 @@ struct HostLossPolicyTests {
         }
     }
 
-    @Test(arguments: [MigrationPhase.preparing, .precopy, .cutover, .resuming])
+    @Test func anAdmittedMigrationGivesItsSlotsBackWhenAHostStaysAway() {
+        #expect(Self.action(.scheduled, source: 59) == .wait)
+        #expect(
+            Self.action(.scheduled, destination: 60) == .requeue(reason: "destination host host-b unreachable for 60 s")
+        )
+        #expect(Self.action(.scheduled, source: 90) == .requeue(reason: "source host host-a unreachable for 90 s"))
+    }
+
+    @Test(arguments: [MigrationPhase.scheduled, .preparing, .precopy, .cutover, .resuming])
     func withinTheWindowEveryoneWaits(_ phase: MigrationPhase) {
         for (source, destination) in [(Double?.none, Double?.none), (59.9, nil), (nil, 59.9), (59.9, 59.9)] {
             for rollingBack in [false, true] {

@@ -125,7 +125,7 @@ public actor MigrationDriver {
     private static func describe(_ event: MigrationEvent) -> String {
         switch event {
         case .policyAdjusted(_, let throttle): ": throttle \(throttle) %"
-        case .cancelRequested(let reason), .abortRequested(let reason): ": \(reason)"
+        case .cancelRequested(let reason), .abortRequested(let reason), .requeued(let reason): ": \(reason)"
         default: ""
         }
     }
@@ -277,7 +277,7 @@ public actor MigrationDriver {
 
     /// Applies `HostLossPolicy` to how long each agent has been unreachable.
     private func checkHosts() async {
-        guard [.preparing, .precopy, .cutover, .resuming].contains(state.phase) else { return }
+        guard [.scheduled, .preparing, .precopy, .cutover, .resuming].contains(state.phase) else { return }
         let now = context.clock.monotonicNow()
         var away: [MigrationRole: Double] = [:]
         for role in MigrationRole.allCases {
@@ -299,6 +299,12 @@ public actor MigrationDriver {
         switch decision.action {
         case .wait:
             return
+        case .requeue(let reason):
+            logger.warning("host unreachable before the start: back to pending", metadata: ["reason": "\(reason)"])
+            var attributes = decision.inputs
+            attributes["reason"] = reason
+            unreachableSince = [:]
+            await handle(.requeued(reason: reason), attributes: attributes)
         case .abort(let reason):
             logger.warning("agent unreachable past the window: rolling back", metadata: ["reason": "\(reason)"])
             await handle(.abortRequested(reason: reason), attributes: decision.inputs)

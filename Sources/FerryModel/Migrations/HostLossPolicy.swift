@@ -31,6 +31,8 @@ public struct HostLossInputs: Sendable, Equatable {
 /// What ferryd does about an agent that stays away.
 public enum HostLossAction: Sendable, Equatable {
     case wait
+    /// Admitted but not started: give the scheduler slots back (the phase machine's `requeued`).
+    case requeue(reason: String)
     /// Roll back: Abort to both agents (the reachable one acts now, the other on its return).
     case abort(reason: String)
     /// Give up on hearing from this agent: the phase machine's `agentFailed`, which ends the
@@ -45,6 +47,8 @@ public struct HostLossDecision: Sendable, Equatable {
 
 /// ferryd's rule for agents that stay unreachable during a migration. Pure.
 ///
+/// An admitted migration that has not started holds scheduler slots; a host gone for the window
+/// sends it back to pending (no command was sent, so there is nothing to undo).
 /// Agents work through a short absence (a ferryd restart, a flapping link), so nothing happens
 /// before the window passes. The source agent owns the VM until the destination confirms, and it
 /// rolls back by itself when its data channels fail (FERRY_STREAM_IO_TIMEOUT_MS), so:
@@ -70,7 +74,7 @@ public enum HostLossPolicy {
         if let s = i.destinationUnreachableSeconds { inputs["destination_unreachable_s"] = format(s) }
         func decision(_ action: HostLossAction) -> HostLossDecision { HostLossDecision(action: action, inputs: inputs) }
 
-        let inFlight: Set<MigrationPhase> = [.preparing, .precopy, .cutover, .resuming]
+        let inFlight: Set<MigrationPhase> = [.scheduled, .preparing, .precopy, .cutover, .resuming]
         guard inFlight.contains(i.phase) else { return decision(.wait) }
         let sourceLost = i.sourceUnreachableSeconds.map { $0 >= i.windowSeconds } ?? false
         let destinationLost = i.destinationUnreachableSeconds.map { $0 >= i.windowSeconds } ?? false
@@ -78,6 +82,15 @@ public enum HostLossPolicy {
         let destination =
             "destination host \(i.destinationHost) unreachable for \(format(i.destinationUnreachableSeconds ?? 0)) s"
 
+        if i.phase == .scheduled {
+            // Nothing sent yet, so nothing to roll back; just do not hold slots for a host that is gone.
+            switch (sourceLost, destinationLost) {
+            case (true, true): return decision(.requeue(reason: "\(source) and \(destination)"))
+            case (true, false): return decision(.requeue(reason: source))
+            case (false, true): return decision(.requeue(reason: destination))
+            case (false, false): return decision(.wait)
+            }
+        }
         if i.phase == .resuming {
             guard sourceLost else { return decision(.wait) }
             return decision(
