@@ -11,6 +11,14 @@ public struct SubmittedPlan: Codable, Sendable {
 public struct ValidatedPlan: Codable, Sendable {
     public var valid: Bool
     public var migrations: [PlannedMigration]
+    /// Absent from a ferryd that predates forecasts.
+    public var prediction: PlanPrediction?
+
+    public init(valid: Bool, migrations: [PlannedMigration], prediction: PlanPrediction?) {
+        self.valid = valid
+        self.migrations = migrations
+        self.prediction = prediction
+    }
 }
 
 /// One row of `GET /v1/plans`.

@@ -71,7 +71,11 @@ extension Ferryctl.PlanCommand {
             case .table:
                 let validated = try PlanRendering.decode(ValidatedPlan.self, body)
                 output += "\(file): valid, \(validated.migrations.count) migrations\n"
-                output += PlanRendering.planned(validated.migrations)
+                if let prediction = validated.prediction {
+                    output += PlanRendering.predicted(validated.migrations, prediction)
+                } else {
+                    output += PlanRendering.planned(validated.migrations)
+                }
             }
         }
     }

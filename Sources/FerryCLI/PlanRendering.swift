@@ -35,6 +35,57 @@ public enum PlanRendering {
         ).render()
     }
 
+    /// The dry run's table: each migration with its forecast, then the plan's totals and notes.
+    public static func predicted(_ migrations: [PlannedMigration], _ prediction: PlanPrediction) -> String {
+        let rows = zip(migrations, prediction.migrations).map { m, entry in
+            let p = entry.prediction
+            return [
+                "\(m.line)", m.vmID, m.sourceHostID, m.destinationHostID, "\(m.wave)", "\(m.priority)",
+                ByteCount.text(m.ramBytes), ByteCount.text(p.bandwidthBytesPerSec) + "/s",
+                p.notes.contains { $0.hasPrefix("no dirty-rate sample") }
+                    ? "no sample" : ByteCount.text(p.dirtyRateBytesPerSec) + "/s",
+                "\(p.rounds)", downtime(p.downtimeMs), MigrationETA.duration(p.durationSeconds),
+                MigrationETA.duration(entry.startSeconds), outcome(p),
+            ]
+        }
+        var text = TextTable(
+            headers: [
+                "LINE", "VM", "SOURCE", "DESTINATION", "WAVE", "PRIORITY", "RAM", "BANDWIDTH", "DIRTY RATE", "ROUNDS",
+                "DOWNTIME", "DURATION", "STARTS AT", "FORECAST",
+            ],
+            rows: rows
+        ).render()
+        let limits = prediction.limits
+        text +=
+            "plan: predicted duration \(MigrationETA.duration(prediction.durationSeconds)), worst downtime \(downtime(prediction.worstDowntimeMs)), \(prediction.overBudget) over budget (caps: cluster \(limits.cluster), outbound \(limits.outboundPerHost), inbound \(limits.inboundPerHost) per host)\n"
+        // Bandwidth assumptions once each; budget problems per VM.
+        var notes = prediction.notes
+        for entry in prediction.migrations {
+            for note in entry.prediction.notes where note.hasPrefix("bandwidth") && !notes.contains(note) {
+                notes.append(note)
+            }
+        }
+        for entry in prediction.migrations {
+            for note in entry.prediction.notes where note.hasPrefix("does not") || note.hasPrefix("passes") {
+                notes.append("\(entry.vmID): \(note)")
+            }
+        }
+        for note in notes { text += "note: \(note)\n" }
+        return text
+    }
+
+    static func downtime(_ ms: Double) -> String {
+        ms < 10 ? String(format: "%.1fms", ms) : "\(Int(ms.rounded()))ms"
+    }
+
+    static func outcome(_ p: MigrationPrediction) -> String {
+        switch p.outcome {
+        case .converges: "fits budget"
+        case .overBudgetAtMaxRounds: "over budget"
+        case .deadline: "hits deadline"
+        }
+    }
+
     public static func plans(_ plans: [PlanSummary]) -> String {
         TextTable(
             headers: ["ID", "NAME", "STATUS", "MIGRATIONS", "PHASES", "SUBMITTED"],

@@ -7,7 +7,7 @@ public enum StatusRendering {
         TextTable(
             headers: [
                 "ID", "VM", "FROM", "TO", "PHASE", "ROUND", "SENT", "REMAINING", "DIRTY RATE", "BANDWIDTH",
-                "DOWNTIME EXP/ACT", "NOTE",
+                "DOWNTIME EXP/ACT", "ETA", "NOTE",
             ],
             rows: statuses.map(row)
         ).render()
@@ -26,8 +26,14 @@ public enum StatusRendering {
         return [
             m.id, m.vmID, m.sourceHostID, m.destinationHostID, m.phase.rawValue, started ? "\(p?.round ?? 0)" : "-",
             bytes((p?.ramBytesSent ?? 0) + (p?.deviceBytesSent ?? 0)), bytes(p?.dirtyBytesRemaining),
-            rate(p?.dirtyRateBytesPerSec), rate(p?.bandwidthBytesPerSec), downtime, note(s),
+            rate(p?.dirtyRateBytesPerSec), rate(p?.bandwidthBytesPerSec), downtime, eta(s), note(s),
         ]
+    }
+
+    /// The estimate, or "not converging" when the guest dirties memory as fast as it is sent.
+    static func eta(_ s: MigrationStatus) -> String {
+        if s.eta.seconds != nil { return s.eta.text }
+        return s.eta.note.hasPrefix("not converging") ? "not converging" : "-"
     }
 
     /// Why it waits, why it ended, or that cancel is no longer possible.
@@ -36,7 +42,9 @@ public enum StatusRendering {
         if !s.migration.reason.isEmpty { return s.migration.reason }
         if s.pointOfNoReturnPassed && !s.migration.phase.isTerminal { return "point of no return passed" }
         let devices = s.progress?.devices ?? []
-        return devices.map { "\($0.id) \($0.state) \(ByteCount.text($0.pendingBytes)) pending" }.joined(separator: "; ")
+        var parts = devices.map { "\($0.id) \($0.state) \(ByteCount.text($0.pendingBytes)) pending" }
+        if s.eta.note.hasPrefix("not converging") { parts.append(s.eta.note) }
+        return parts.joined(separator: "; ")
     }
 
     static func milliseconds(_ us: UInt64) -> String {
@@ -47,8 +55,8 @@ public enum StatusRendering {
     public static func line(_ s: MigrationStatus) -> String {
         let cells = row(s)
         return
-            "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10])"
-            + (cells[11].isEmpty ? "" : " note=\"\(cells[11])\"")
+            "\(cells[0]) \(cells[4]) round=\(cells[5]) sent=\(cells[6]) remaining=\(cells[7]) dirty=\(cells[8]) bw=\(cells[9]) downtime=\(cells[10]) eta=\(cells[11])"
+            + (cells[12].isEmpty ? "" : " note=\"\(cells[12])\"")
     }
 
     /// `watch` plain-line mode: a line per migration whose line differs from the last refresh's

@@ -11,16 +11,20 @@ public struct CoordinatorConfiguration: Sendable {
     public var apiListen: ListenAddress
     public var link: LinkSettings
     public var schedulerLimits: SchedulerLimits
+    /// How long an agent of an in-flight migration may stay unreachable before ferryd ends it.
+    public var hostLossWindow: Duration
 
     public init(
         dataDirectory: String, agentsListen: ListenAddress, apiListen: ListenAddress, link: LinkSettings,
-        schedulerLimits: SchedulerLimits = .defaults
+        schedulerLimits: SchedulerLimits = .defaults,
+        hostLossWindow: Duration = .seconds(HostLossPolicy.defaultWindowSeconds)
     ) {
         self.dataDirectory = dataDirectory
         self.agentsListen = agentsListen
         self.apiListen = apiListen
         self.link = link
         self.schedulerLimits = schedulerLimits
+        self.hostLossWindow = hostLossWindow
     }
 }
 
@@ -50,7 +54,9 @@ public final class Coordinator: Service {
         self.registry = HostRegistry(store: store, clock: clock, settings: configuration.link, logger: logger)
         if let plans = store as? any PlanStore & MigrationRuntimeStore {
             self.migrations = MigrationSupervisor(
-                context: DriverContext(store: plans, link: registry, clock: clock, logger: logger),
+                context: DriverContext(
+                    store: plans, link: registry, clock: clock, logger: logger,
+                    hostLossWindow: configuration.hostLossWindow),
                 limits: configuration.schedulerLimits)
         } else {
             self.migrations = nil

@@ -28,6 +28,12 @@ struct Ferryd: AsyncParsableCommand {
     @Option(help: "Missed heartbeat intervals after which a host is unreachable.")
     var heartbeatMissLimit = 3
 
+    @Option(
+        help: ArgumentHelp(
+            "How long an agent of an in-flight migration may stay unreachable before ferryd rolls it back or ends it, in milliseconds."
+        ))
+    var hostLossWindowMs = 60_000  // HostLossPolicy.defaultWindowSeconds
+
     @Option(help: "trace, debug, info, warning or error.")
     var logLevel = "info"
 
@@ -44,6 +50,9 @@ struct Ferryd: AsyncParsableCommand {
         }
         guard (1...1000).contains(heartbeatMissLimit) else {
             throw ValidationError("--heartbeat-miss-limit must be from 1 to 1000, got \(heartbeatMissLimit)")
+        }
+        guard (100...86_400_000).contains(hostLossWindowMs) else {
+            throw ValidationError("--host-loss-window-ms must be from 100 to 86400000, got \(hostLossWindowMs)")
         }
         guard Self.logLevels[logLevel] != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, warning, error; got '\(logLevel)'")
@@ -80,7 +89,8 @@ struct Ferryd: AsyncParsableCommand {
             link: LinkSettings(
                 coordinatorID:
                     "ferryd-\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)",
-                heartbeatIntervalMs: UInt32(heartbeatIntervalMs), heartbeatMissLimit: UInt32(heartbeatMissLimit)))
+                heartbeatIntervalMs: UInt32(heartbeatIntervalMs), heartbeatMissLimit: UInt32(heartbeatMissLimit)),
+            hostLossWindow: .milliseconds(hostLossWindowMs))
         let coordinator = Coordinator(configuration: configuration, store: store, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -110,4 +110,51 @@ struct PlanCommandTests {
         #expect(result.exitCode == 2)
         #expect(result.stderr.contains("Missing expected argument '<file>'"))
     }
+
+    @Test func validateShowsTheForecastTableAndPlanTotals() async throws {
+        let planned = [
+            PlannedMigration(
+                vmID: "vm-1", sourceHostID: "a", destinationHostID: "b", wave: 1, priority: 0, ramBytes: 1 << 30,
+                line: 3),
+            PlannedMigration(
+                vmID: "vm-2", sourceHostID: "a", destinationHostID: "c", wave: 2, priority: 0, ramBytes: 1 << 30,
+                line: 4),
+        ]
+        var policy = MigrationPolicy.defaults
+        policy.bandwidthBytesPerSec = 100 << 20
+        let predictions = [
+            MigrationPrediction.predict(
+                ramBytes: 1 << 30, dirtyRate: nil, deviceStopCopyBytes: 0, policy: policy),
+            MigrationPrediction.predict(
+                ramBytes: 1 << 30, dirtyRate: DirtyRateSample(bytesPerSec: 10 << 20, source: "migration m-1, round 3"),
+                deviceStopCopyBytes: 60 << 20, policy: policy),
+        ]
+        let prediction = PlanPrediction.predict(planned, predictions: predictions, limits: .defaults)
+        let validated = ValidatedPlan(valid: true, migrations: planned, prediction: prediction)
+        let body = String(decoding: try FerryJSON.encoder().encode(validated), as: UTF8.self)
+        let server = try CannedHTTPServer(status: 200, body: body)
+        defer { server.stop() }
+        let file = try Self.planFile()
+
+        let table = await Self.run(["plan", "validate", file, "--server", server.url])
+        #expect(table.exitCode == 0 && table.stderr == "")
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "\(file): valid, 2 migrations")
+        #expect(
+            lines[1].hasPrefix("LINE  VM    SOURCE  DESTINATION  WAVE  PRIORITY  RAM      BANDWIDTH"), "\(lines[1])")
+        #expect(lines[1].hasSuffix("DOWNTIME  DURATION  STARTS AT  FORECAST"), "\(lines[1])")
+        #expect(lines[2].contains(" no sample ") && lines[2].hasSuffix("fits budget"), "\(lines[2])")
+        #expect(lines[3].contains(" 10.0 MiB/s ") && lines[3].hasSuffix("over budget"), "\(lines[3])")
+        #expect(
+            lines[4].hasPrefix("plan: predicted duration ") && lines[4].contains("1 over budget")
+                && lines[4].hasSuffix("(caps: cluster 5, outbound 2, inbound 2 per host)"), "\(lines[4])")
+        #expect(lines.contains("note: 1 of 2 migrations have no dirty-rate sample (assumed 0)"))
+        #expect(lines.contains("note: bandwidth 100.0 MiB/s (policy cap)"))
+        #expect(lines.contains { $0.hasPrefix("note: vm-2: does not fit the 300 ms budget within 30 rounds") })
+
+        let json = await Self.run(["plan", "validate", file, "--output", "json", "--server", server.url])
+        #expect(json.exitCode == 0)
+        let decoded = try FerryJSON.decoder().decode(ValidatedPlan.self, from: Data(json.stdout.utf8))
+        #expect(decoded.prediction == prediction)
+    }
 }

@@ -37,19 +37,20 @@ struct StatusRenderingTests {
     @Test func plainLinesCarryEveryNumberAndTheNote() {
         #expect(
             StatusRendering.line(Self.waiting)
-                == #"m-1 pending round=- sent=- remaining=- dirty=- bw=- downtime=- note="waiting: cluster cap 5 reached""#
+                == #"m-1 pending round=- sent=- remaining=- dirty=- bw=- downtime=- eta=- note="waiting: cluster cap 5 reached""#
         )
         #expect(
             StatusRendering.line(Self.copying)
-                == "m-2 precopy round=3 sent=64.0 MiB remaining=8.0 MiB dirty=2.0 MiB/s bw=8.0 MiB/s downtime=5.5ms/-"
+                == "m-2 precopy round=3 sent=64.0 MiB remaining=8.0 MiB dirty=2.0 MiB/s bw=8.0 MiB/s downtime=5.5ms/- eta=1.5s"
                 + #" note="0000:65:00.0 pre_copy 1.0 MiB pending""#)
         #expect(
             StatusRendering.line(Self.resuming)
-                == "m-3 resuming round=5 sent=70.0 MiB remaining=0 B dirty=0 B/s bw=0 B/s downtime=80ms/120ms"
+                == "m-3 resuming round=5 sent=70.0 MiB remaining=0 B dirty=0 B/s bw=0 B/s downtime=80ms/120ms eta=-"
                 + #" note="point of no return passed""#)
         #expect(
             StatusRendering.line(Self.rolledBack)
-                == #"m-4 rolled_back round=- sent=- remaining=- dirty=- bw=- downtime=- note="no progress for 150 s""#)
+                == #"m-4 rolled_back round=- sent=- remaining=- dirty=- bw=- downtime=- eta=- note="no progress for 150 s""#
+        )
     }
 
     @Test func watchPrintsOnlyMigrationsWhoseLineChanged() {
@@ -82,6 +83,19 @@ struct StatusRenderingTests {
         #expect(lines[2].contains("5.5ms/-") && lines[2].hasSuffix("0000:65:00.0 pre_copy 1.0 MiB pending"))
         #expect(lines[3].contains("80ms/120ms") && lines[3].hasSuffix("point of no return passed"))
         #expect(lines[4].hasSuffix("no progress for 150 s"))
+        let etaColumn = lines[0].range(of: "ETA")!.lowerBound.utf16Offset(in: lines[0])
+        #expect(lines[2].dropFirst(etaColumn).hasPrefix("1.5s"), "\(lines[2])")
+    }
+
+    @Test func aDivergingMigrationSaysNotConvergingInsteadOfAnETA() {
+        var diverging = Self.copying
+        diverging.progress?.dirtyRateBytesPerSec = 9 << 20
+        diverging = MigrationStatus(
+            migration: diverging.migration, progress: diverging.progress, waitingReason: nil)
+        #expect(diverging.eta.seconds == nil)
+        let line = StatusRendering.line(diverging)
+        #expect(line.contains(" eta=not converging "), "\(line)")
+        #expect(line.hasSuffix("not converging: dirty rate 9.0 MiB/s ≥ bandwidth 8.0 MiB/s\""), "\(line)")
     }
 
     static func body(_ statuses: [MigrationStatus]) throws -> String {

@@ -16,8 +16,11 @@ struct MigrationDriverTests {
     }
 
     /// ferryd + host-a + host-b, and a 64 MiB workload registered with host-a's agent as `vm-1`.
-    static func cluster(dirtyRate: String) async throws -> (TestCluster, ManagedProcess) {
+    static func cluster(dirtyRate: String, ferrydArguments: [String] = []) async throws -> (
+        TestCluster, ManagedProcess
+    ) {
         let cluster = try TestCluster()
+        cluster.ferrydArguments = ferrydArguments
         try await cluster.startFerryd()
         try cluster.startAgent("host-a")
         try cluster.startAgent("host-b")

@@ -47,6 +47,8 @@ final class TestCluster: @unchecked Sendable {
     private(set) var endpoints: Endpoints?
     private(set) var agents: [String: ManagedProcess] = [:]
     private var generation = 0
+    /// Extra ferryd options, kept for restarts (e.g. `--host-loss-window-ms`).
+    var ferrydArguments: [String] = []
 
     init() throws {
         directory = FileManager.default.temporaryDirectory
@@ -66,7 +68,7 @@ final class TestCluster: @unchecked Sendable {
                 "--data-dir", dataDir.path, "--agents-listen", agentsListen,
                 "--api-listen", "127.0.0.1:0", "--heartbeat-interval-ms", "200",
                 "--heartbeat-miss-limit", "3", "--log-level", "debug",
-            ],
+            ] + ferrydArguments,
             directory: directory)
         ferryd = process
         var found: Endpoints?
@@ -124,7 +126,18 @@ final class TestCluster: @unchecked Sendable {
         ([ferryd].compactMap { $0 } + agents.values).map { $0.tail() }.joined(separator: "\n")
     }
 
+    /// Processes an agent started (the incoming workloads of migrated VMs), from /proc.
+    private static func children(of pid: Int32) -> [Int32] {
+        let path = "/proc/\(pid)/task/\(pid)/children"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
     deinit {
+        // The agents' children first: once an agent is gone they are orphans nobody stops.
+        for process in agents.values where process.isRunning {
+            for child in Self.children(of: process.pid) { kill(child, SIGKILL) }
+        }
         for process in agents.values { process.signal(SIGKILL) }
         ferryd?.signal(SIGKILL)
         try? FileManager.default.removeItem(at: directory)

@@ -6,7 +6,8 @@ import Testing
 struct PhaseMachineTests {
     /// One sample event of each kind.
     static let events: [MigrationEvent] = [
-        .admitted, .started, .destinationPrepared(dataAddress: "10.0.0.2:7101"), .sourcePrepared, .cutoverStarted,
+        .admitted, .requeued(reason: "host-b unreachable for 60 s"), .started,
+        .destinationPrepared(dataAddress: "10.0.0.2:7101"), .sourcePrepared, .cutoverStarted,
         .destinationConfirmed, .completed, .rolledBack, .agentFailed(role: .source, reason: "device refused"),
         .cancelRequested(reason: "operator"), .policyAdjusted(.defaults, throttlePercent: 20), .cutoverForced,
         .abortRequested(reason: "deadline"),
@@ -34,6 +35,7 @@ struct PhaseMachineTests {
         ],
         .scheduled: [
             .started: Outcome(phase: .preparing, commands: ["destination:prepare_destination"]),
+            .requeued: Outcome(phase: .pending, commands: []),
             .cancelRequested: Outcome(phase: .cancelled, commands: []),
         ],
         .preparing: [

@@ -10,15 +10,18 @@ public struct DriverContext: Sendable {
     public let link: any AgentCommandLink
     public let clock: any CoordinatorClock
     public let logger: Logger
+    /// How long an agent of an in-flight migration may stay unreachable (`HostLossPolicy`).
+    public let hostLossWindow: Duration
 
     public init(
         store: any PlanStore & MigrationRuntimeStore, link: any AgentCommandLink, clock: any CoordinatorClock,
-        logger: Logger
+        logger: Logger, hostLossWindow: Duration = .seconds(HostLossPolicy.defaultWindowSeconds)
     ) {
         self.store = store
         self.link = link
         self.clock = clock
         self.logger = logger
+        self.hostLossWindow = hostLossWindow
     }
 }
 
@@ -43,6 +46,10 @@ public actor MigrationDriver {
     private var samples: [ProgressSample] = []
     private var precopyStartedAt: Duration?
     private var lastEscalation: Double?
+    /// Since when (monotonic) each side's agent has been unreachable, while it is.
+    private var unreachableSince: [MigrationRole: Duration] = [:]
+    /// Sides whose agent was given up on: what they report on their return is recorded.
+    private var awaitingReport: Set<MigrationRole> = []
 
     /// A driver for a migration read from the store; `runtime` nil for one that never started.
     public init(
@@ -62,6 +69,8 @@ public actor MigrationDriver {
 
     public var phase: MigrationPhase { state.phase }
     public var isFinished: Bool { state.phase.isTerminal }
+    /// Ended, and no agent given up on is still to report back.
+    public var canBeDropped: Bool { state.phase.isTerminal && awaitingReport.isEmpty }
     public var currentProgress: MigrationProgress { progress }
 
     private func host(_ role: MigrationRole) -> String {
@@ -116,7 +125,7 @@ public actor MigrationDriver {
     private static func describe(_ event: MigrationEvent) -> String {
         switch event {
         case .policyAdjusted(_, let throttle): ": throttle \(throttle) %"
-        case .cancelRequested(let reason), .abortRequested(let reason): ": \(reason)"
+        case .cancelRequested(let reason), .abortRequested(let reason), .requeued(let reason): ": \(reason)"
         default: ""
         }
     }
@@ -232,8 +241,20 @@ public actor MigrationDriver {
 
     /// The host's agent reconnected: send what it has not answered; otherwise ask where it stands.
     public func hostConnected(_ hostID: String) async {
-        guard !state.phase.isTerminal else { return }
         let roles = MigrationRole.allCases.filter { host($0) == hostID }
+        for role in roles { unreachableSince[role] = nil }
+        guard !state.phase.isTerminal else {
+            // An agent given up on is back: deliver what it missed (the Abort), then ask what it did.
+            for role in roles where awaitingReport.contains(role) {
+                let waiting = outstanding.values.filter { $0.role == role }.sorted { $0.seq < $1.seq }
+                sendQueue.append(contentsOf: waiting.filter { c in !sendQueue.contains { $0.seq == c.seq } })
+                await issue(
+                    [(role, .queryMigration)], kind: "agent_queried",
+                    message: "\(role.rawValue) returned after the migration ended")
+            }
+            await pump()
+            return
+        }
         for role in roles {
             let waiting = outstanding.values.filter { $0.role == role }.sorted { $0.seq < $1.seq }
             if !waiting.isEmpty {
@@ -245,16 +266,68 @@ public actor MigrationDriver {
         await pump()
     }
 
-    /// Periodic: lets the completion deadline fire even when no round is reported.
+    /// Periodic: watches for agents that stay away, lets the completion deadline fire even when
+    /// no round is reported.
     public func tick() async {
+        guard !state.phase.isTerminal else { return }
+        await checkHosts()
         guard state.phase == .precopy, state.rollback == nil else { return }
         await applyConvergence()
+    }
+
+    /// Applies `HostLossPolicy` to how long each agent has been unreachable.
+    private func checkHosts() async {
+        guard [.scheduled, .preparing, .precopy, .cutover, .resuming].contains(state.phase) else { return }
+        let now = context.clock.monotonicNow()
+        var away: [MigrationRole: Double] = [:]
+        for role in MigrationRole.allCases {
+            if await context.link.isConnected(host(role)) {
+                unreachableSince[role] = nil
+            } else {
+                let since = unreachableSince[role] ?? now
+                unreachableSince[role] = since
+                away[role] = Self.seconds(now - since)
+            }
+        }
+        let decision = HostLossPolicy.decide(
+            HostLossInputs(
+                phase: state.phase, rollingBack: state.rollback != nil, sourceHost: migration.sourceHostID,
+                destinationHost: migration.destinationHostID, sourceUnreachableSeconds: away[.source],
+                destinationUnreachableSeconds: away[.destination],
+                destinationOwesAnswer: outstanding.values.contains { $0.role == .destination },
+                windowSeconds: Self.seconds(context.hostLossWindow)))
+        switch decision.action {
+        case .wait:
+            return
+        case .requeue(let reason):
+            logger.warning("host unreachable before the start: back to pending", metadata: ["reason": "\(reason)"])
+            var attributes = decision.inputs
+            attributes["reason"] = reason
+            unreachableSince = [:]
+            await handle(.requeued(reason: reason), attributes: attributes)
+        case .abort(let reason):
+            logger.warning("agent unreachable past the window: rolling back", metadata: ["reason": "\(reason)"])
+            await handle(.abortRequested(reason: reason), attributes: decision.inputs)
+        case .giveUp(let role, let reason):
+            logger.warning("agent unreachable past the window: giving up on it", metadata: ["reason": "\(reason)"])
+            awaitingReport.insert(role)
+            if case .failure = await handle(.agentFailed(role: role, reason: reason), attributes: decision.inputs) {
+                awaitingReport.remove(role)
+            }
+        }
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     // MARK: - Agent reports
 
     public func deliver(_ report: MigrationReport, from hostID: String) async {
-        guard !state.phase.isTerminal else { return }
+        guard !state.phase.isTerminal else {
+            await reconcile(report, from: hostID)
+            return
+        }
         switch report {
         case .commandResult(let result): await handleResult(result, from: hostID)
         case .progress(let p): await handleProgress(p, from: hostID)
@@ -271,6 +344,47 @@ public actor MigrationDriver {
                 logger.warning("cannot record agent event", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// After the migration ended without an agent: record what that agent says on its return
+    /// (the ending stays; the history shows what really happened on that host).
+    private func reconcile(_ report: MigrationReport, from hostID: String) async {
+        let role = role(of: hostID)
+        guard awaitingReport.contains(role) else { return }
+        var attributes = ["host": hostID, "role": role.rawValue, "ended_as": state.phase.rawValue]
+        let said: String
+        switch report {
+        case .progress(let p) where [.rolledBack, .completed, .failed].contains(p.phase):
+            // Only an outcome: an agent still mid-round reports again when it has rolled back.
+            let phase = WireCommand.phaseName(p.phase)
+            attributes["agent_phase"] = phase
+            if p.hasError && !p.error.message.isEmpty { attributes["error"] = p.error.message }
+            switch (role, p.phase) {
+            case (.source, .rolledBack): said = "rolled back: the VM runs on \(hostID)"
+            case (.source, .completed): said = "completed: it released the VM after the handover"
+            default: said = phase + (attributes["error"].map { ": \($0)" } ?? "")
+            }
+        case .commandResult(let r)
+        where r.hasError && r.error.code == .unknownMigration && outstanding[r.seq]?.body == .queryMigration:
+            outstanding[r.seq] = nil
+            attributes["agent_phase"] = "unknown"
+            said = "no record of the migration (the agent restarted): its VM is as the host's inventory shows"
+        default:
+            if case .commandResult(let r) = report { outstanding[r.seq] = nil }
+            return
+        }
+        awaitingReport.remove(role)
+        let event = Event(
+            at: context.clock.wallNow(), planID: migration.planID, migrationID: migration.id, kind: "agent_reconciled",
+            message:
+                "\(role.rawValue) \(hostID) returned after the migration ended \(state.phase.rawValue) and reports \(said)",
+            attributes: attributes)
+        do {
+            try context.store.appendEvent(event)
+        } catch {
+            logger.warning("cannot record agent report", metadata: ["error": "\(error)"])
+        }
+        logger.info("agent reconciled", metadata: ["host": "\(hostID)", "report": "\(said)"])
     }
 
     private func role(of hostID: String) -> MigrationRole {
@@ -295,6 +409,10 @@ public actor MigrationDriver {
                 (.queryMigration, .unknownMigration) where role == .source && state.rollback != nil:
                 // Nothing of it on the source: the VM never left and runs there.
                 await handle(.rolledBack, attributes: ["source_says": message])
+            case (.abort, .unexpectedMessage) where role == .destination:
+                // "already completed: too late to abort": the destination may run the VM; its report decides.
+                await issue(
+                    [(.destination, .queryMigration)], kind: "agent_queried", message: "abort refused: \(message)")
             case (.abort, _) where role == .destination:
                 return  // the source's outcome decides; the destination releases on its own
             case (.abort, .unexpectedMessage):
@@ -325,8 +443,12 @@ public actor MigrationDriver {
             progress.ramBytesSent = p.ramBytesSent
             progress.deviceBytesSent = p.deviceBytesSent
             progress.dirtyBytesRemaining = p.dirtyBytesRemaining
-            progress.dirtyRateBytesPerSec = p.dirtyRateBytesPerSec
-            progress.bandwidthBytesPerSec = p.bandwidthBytesPerSec
+            // The final and rollback reports carry no measurement (0): keep the last round's, which
+            // status shows and the next dry run of this VM forecasts from.
+            if p.bandwidthBytesPerSec > 0 {
+                progress.dirtyRateBytesPerSec = p.dirtyRateBytesPerSec
+                progress.bandwidthBytesPerSec = p.bandwidthBytesPerSec
+            }
             if p.expectedDowntimeUs > 0 { progress.expectedDowntimeUs = p.expectedDowntimeUs }
             progress.sourcePhase = name
         } else {

@@ -6,7 +6,7 @@ import Hummingbird
 /// Migration status and control in the HTTP API (with a running supervisor).
 ///
 ///     GET  /v1/migrations?plan=&phase=&vm=&host=   {"migrations": [MigrationStatus...]} plan order
-///     GET  /v1/migrations/{id}                     MigrationStatus (migration + progress + waiting_reason)
+///     GET  /v1/migrations/{id}                     MigrationStatus (migration + progress + waiting_reason + eta)
 ///     POST /v1/migrations/{id}/cancel              MigrationStatus; 409 cancel_refused after the point of no return
 ///     GET  /metrics                                Prometheus text format
 enum MigrationRoutes {

@@ -8,7 +8,8 @@ import Logging
 /// flight when ferryd started, and answers cancel and "why does it wait".
 public actor MigrationSupervisor: MigrationReportSink {
     private let context: DriverContext
-    private let limits: SchedulerLimits
+    /// Admission caps; dry runs place their forecast timeline under the same ones.
+    public nonisolated let limits: SchedulerLimits
     private var drivers: [String: MigrationDriver] = [:]
     private var waiting: [String: WaitReason] = [:]
 
@@ -62,7 +63,7 @@ public actor MigrationSupervisor: MigrationReportSink {
     /// One scheduling pass: admit what the caps allow, start admitted ones whose hosts are ready,
     /// drop drivers of ended migrations.
     public func schedulePass() async {
-        for (id, driver) in drivers where await driver.isFinished { drivers[id] = nil }
+        for (id, driver) in drivers where await driver.canBeDropped { drivers[id] = nil }
         let unfinished: [Migration]
         let planOrder: [String]
         let unreachable: Set<String>
@@ -133,7 +134,8 @@ public actor MigrationSupervisor: MigrationReportSink {
 
     public func hostDisconnected(_ hostID: String) async {
         context.logger.info(
-            "host of in-flight migrations disconnected; they wait for it", metadata: ["host": "\(hostID)"])
+            "host disconnected; its in-flight migrations wait for it up to the host-loss window",
+            metadata: ["host": "\(hostID)", "window": "\(context.hostLossWindow)"])
     }
 }
 

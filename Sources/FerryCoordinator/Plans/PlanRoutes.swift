@@ -6,7 +6,8 @@ import Hummingbird
 /// The plan and migration part of the HTTP API.
 ///
 ///     POST /v1/plans?file=NAME          body: plan text → 201 {"plan", "migrations"}; 422 invalid_plan
-///     POST /v1/plans:validate?file=NAME dry run → 200 {"valid": true, "migrations"}; 422 invalid_plan
+///     POST /v1/plans:validate?file=NAME dry run → 200 {"valid": true, "migrations", "prediction": PlanPrediction};
+///                                       422 invalid_plan
 ///     GET  /v1/plans                    {"plans": [{"plan", "status", "phases"}...]} in submission order
 ///     GET  /v1/plans/{id}               {"plan", "status", "migrations"}
 ///     POST /v1/plans/{id}/cancel        {"cancelled": [...], "refused": [{"migration_id", "reason"}]}
@@ -25,6 +26,8 @@ enum PlanRoutes {
     struct Validated: Encodable {
         var valid: Bool
         var migrations: [PlannedMigration]
+        /// Forecast duration and downtime, per migration and for the plan.
+        var prediction: PlanPrediction
     }
 
     struct PlanSummary: Encodable {
@@ -76,7 +79,9 @@ enum PlanRoutes {
             switch try intake(text, file: file, hosts: hosts, plans: plans) {
             case .failure(let invalid): return try rejection(invalid)
             case .success(let accepted):
-                return try JSONResponse.make(Validated(valid: true, migrations: accepted.migrations))
+                let prediction = try forecast(accepted, hosts: hosts, plans: plans, limits: supervisor?.limits)
+                return try JSONResponse.make(
+                    Validated(valid: true, migrations: accepted.migrations, prediction: prediction))
             }
         }
         router.get("/v1/plans") { _, _ in
@@ -154,6 +159,25 @@ enum PlanRoutes {
             (try hosts.hosts(), try plans.unfinishedMigrations())
         }
         return PlanIntake.check(text, file: file, hosts: known, activeMigrations: active)
+    }
+
+    /// The dry run's forecast, with dirty-rate samples from earlier migrations of the same VMs.
+    static func forecast(
+        _ accepted: AcceptedPlan, hosts: any HostStore, plans: any PlanStore, limits: SchedulerLimits?
+    ) throws(APIError) -> PlanPrediction {
+        let (known, progress, past) = try storeCall {
+            () throws(StoreError) -> ([HypervisorHost], [String: MigrationProgress], [Migration]) in
+            guard let runtime = plans as? any MigrationRuntimeStore else { return (try hosts.hosts(), [:], []) }
+            let progress = try runtime.allProgress()
+            let vms = Set(accepted.migrations.map(\.vmID))
+            var past: [Migration] = []
+            for plan in try plans.plans() {
+                past += try plans.migrations(planID: plan.id).filter { vms.contains($0.vmID) }
+            }
+            return (try hosts.hosts(), progress, past)
+        }
+        return PlanForecast.predict(
+            accepted, hosts: known, pastProgress: progress, pastMigrations: past, limits: limits ?? .defaults)
     }
 
     static func rejection(_ invalid: PlanInvalid) throws -> Response {

@@ -3,6 +3,8 @@
 public enum MigrationEvent: Sendable, Equatable {
     /// The scheduler gave it slots.
     case admitted
+    /// Admitted, but a host stayed unreachable before anything was sent: back to pending, slots freed.
+    case requeued(reason: String)
     /// Its driver started working on it (first command may go out).
     case started
     /// The destination reserved everything and listens at `dataAddress`.
@@ -32,6 +34,7 @@ public enum MigrationEvent: Sendable, Equatable {
     public var kind: Kind {
         switch self {
         case .admitted: .admitted
+        case .requeued: .requeued
         case .started: .started
         case .destinationPrepared: .destinationPrepared
         case .sourcePrepared: .sourcePrepared
@@ -48,7 +51,7 @@ public enum MigrationEvent: Sendable, Equatable {
     }
 
     public enum Kind: String, Sendable, CaseIterable {
-        case admitted, started
+        case admitted, requeued, started
         case destinationPrepared = "destination_prepared"
         case sourcePrepared = "source_prepared"
         case cutoverStarted = "cutover_started"

@@ -7,9 +7,11 @@ public struct MigrationStatus: Codable, Sendable, Equatable {
     public var waitingReason: String?
     /// The destination confirmed: cancel is refused from here on.
     public var pointOfNoReturnPassed: Bool
+    /// Time still needed, from the progress (`MigrationETA.estimate`).
+    public var eta: MigrationETA
 
     enum CodingKeys: String, CodingKey {
-        case progress, waitingReason, pointOfNoReturnPassed
+        case progress, waitingReason, pointOfNoReturnPassed, eta
     }
 
     public init(migration: Migration, progress: MigrationProgress?, waitingReason: String?) {
@@ -17,6 +19,7 @@ public struct MigrationStatus: Codable, Sendable, Equatable {
         self.progress = progress
         self.waitingReason = waitingReason
         self.pointOfNoReturnPassed = migration.phase.isPastPointOfNoReturn
+        self.eta = MigrationETA.estimate(phase: migration.phase, progress: progress)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -25,6 +28,9 @@ public struct MigrationStatus: Codable, Sendable, Equatable {
         progress = try c.decodeIfPresent(MigrationProgress.self, forKey: .progress)
         waitingReason = try c.decodeIfPresent(String.self, forKey: .waitingReason)
         pointOfNoReturnPassed = try c.decodeIfPresent(Bool.self, forKey: .pointOfNoReturnPassed) ?? false
+        eta =
+            try c.decodeIfPresent(MigrationETA.self, forKey: .eta)
+            ?? MigrationETA.estimate(phase: migration.phase, progress: progress)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -33,5 +39,6 @@ public struct MigrationStatus: Codable, Sendable, Equatable {
         try c.encodeIfPresent(progress, forKey: .progress)
         try c.encodeIfPresent(waitingReason, forKey: .waitingReason)
         try c.encode(pointOfNoReturnPassed, forKey: .pointOfNoReturnPassed)
+        try c.encode(eta, forKey: .eta)
     }
 }

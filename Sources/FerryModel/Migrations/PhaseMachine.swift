@@ -1,6 +1,7 @@
 /// The migration phase machine: a pure function (state, event) → (state, commands).
 ///
 ///     pending ─admitted→ scheduled ─started→ preparing ─(destination, then source prepared)→ precopy
+///     scheduled ─requeued→ pending (a host stayed away before anything was sent)
 ///     precopy ─cutover_started→ cutover ─destination_confirmed→ resuming ─completed→ completed
 ///
 /// Before the destination confirms, cancel / agent failure / policy abort send Abort to both agents
@@ -48,6 +49,10 @@ public enum PhaseMachine {
         case (.pending, .cancelRequested(let reason)), (.scheduled, .cancelRequested(let reason)):
             // Nothing was sent to any agent yet: nothing to roll back.
             return end(.cancelled, reason)
+        case (.scheduled, .requeued):
+            // Nothing was sent yet: give the slots back and wait in line again.
+            next.phase = .pending
+            return accept()
         case (.scheduled, .started):
             next.phase = .preparing
             send(.destination, .prepareDestination)
