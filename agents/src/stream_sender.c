@@ -8,6 +8,7 @@
 #include "migration_device_binding.h"
 #include "migration_source.h"
 #include "migration_source_impl.h"
+#include "page_pack.h"
 #include "ram_populate.h"
 #include "stream_io.h"
 
@@ -32,18 +33,10 @@ struct channel_job {
 	char err[FERRY_MIG_ERROR_MAX];
 	/* batch under construction */
 	uint8_t *buf;
+	uint32_t page_op; /* ferry_crc32c_shift_op(PAGE): joins page checksums into the batch's */
 	Ferry__V1__PageRun runs[FERRY_STREAM_CHUNK_PAGES];
 	Ferry__V1__PageRun *run_ptrs[FERRY_STREAM_CHUNK_PAGES];
 };
-
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t acc = 0;
-	for (size_t i = 0; i < PAGE / 8; i++)
-		acc |= w[i];
-	return acc == 0;
-}
 
 static uint64_t now_ns(void)
 {
@@ -109,6 +102,7 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	struct ferry_migration_source *s = j->s;
 	size_t n_runs = 0, bytes = 0;
 	uint64_t pages = 0, zeros = 0;
+	uint32_t crc = 0;
 	struct ferry_page_range r;
 	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
 	     from = r.first + r.count) {
@@ -116,10 +110,12 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 		if (stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
 			(void)ferry_ram_populate(s->ram + r.first * PAGE, (size_t)(stop - r.first) * PAGE, false);
 		for (uint64_t p = r.first; p < stop; p++) {
-			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,
-			 * and the tracker then reports it again for the next round. */
-			memcpy(j->buf + bytes, s->ram + p * PAGE, PAGE);
-			bool zero = page_is_zero(j->buf + bytes);
+			/* Copy, judge and checksum in one pass over what was copied: a vCPU may write the
+			 * page meanwhile, and the tracker then reports it again for the next round. */
+			uint32_t page_crc;
+			bool zero = ferry_page_pack(j->buf + bytes, s->ram + p * PAGE, &page_crc);
+			if (!zero)
+				crc = bytes ? ferry_crc32c_combine(j->page_op, crc, page_crc) : page_crc;
 			Ferry__V1__PageRun *last = n_runs ? &j->runs[n_runs - 1] : NULL;
 			if (last && last->zero == zero && last->first_page + last->count == p) {
 				last->count++;
@@ -148,7 +144,7 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	b.batch_seq = ++*seq;
 	b.n_runs = n_runs;
 	b.runs = j->run_ptrs;
-	b.payload_crc32c = ferry_crc32c(0, j->buf, bytes);
+	b.payload_crc32c = crc;
 	uint64_t nth = atomic_fetch_add(&s->batches_sent, 1) + 1;
 	if (s->corrupt_batch && nth == s->corrupt_batch && bytes) {
 		j->buf[bytes / 2] ^= 0x5a;
@@ -267,6 +263,7 @@ static void *channel_main(void *arg)
 	struct ferry_migration_source *s = j->s;
 	uint64_t seq = 0, device_bytes = 0; /* DEVICE_CHUNK payload (channel 0); the vCPU state is not device bytes */
 	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
+	j->page_op = ferry_crc32c_shift_op(PAGE);
 	if (!j->buf) {
 		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
 		return NULL;
