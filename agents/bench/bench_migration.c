@@ -7,10 +7,13 @@
  *   tcp-hot  one stream of a 2 MiB buffer sent over and over into a 2 MiB buffer (cache-hot, the
  *            upper bound of loopback TCP on this machine).
  * Prints a table (median of --reps runs) and, with --csv FILE, one row per run:
- *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s
+ *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s,cpu_s
  * seconds/gb_s: for ferry the source's round 0 (every page, from the first batch to the last
  * ROUND_ACK, measured by the agent and reported in Progress); end_to_end_s: StartPrecopy ->
  * COMPLETED as the coordinator sees it (includes the destination's memory self-check and start).
+ * cpu_s: CPU seconds (user + system) of both agents from StartPrecopy to COMPLETED, or of the
+ * TCP sender and receiver while streaming: the cost per GiB, which on a shared 2-core machine is
+ * steadier than the wall time (and, with the cores saturated, what bounds the rate).
  * GB = 1e9 bytes. The harness plays ferryd (tests/migration_harness.c); the agent measured is
  * $FERRY_AGENT_BIN, else the ferry-agent of the same build directory.
  */
@@ -20,6 +23,7 @@
 
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -33,6 +37,30 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system, all threads) a process has used so far; 0 if unreadable. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double rusage_s(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 + (double)r->ru_stime.tv_sec +
+	       r->ru_stime.tv_usec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -54,14 +82,17 @@ static uint8_t *map_ram(uint64_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* One TCP loopback stream of `bytes`; seconds from accept to the last byte, or 0 on failure.
+/* One TCP loopback stream of `bytes`; seconds from accept to the last byte, or 0 on failure;
+ * *cpu_s: CPU seconds of sender and receiver while streaming (the sender's RAM fill excluded).
  * hot: a 2 MiB buffer on both ends; else from populated random RAM into fresh RAM. */
-static double loopback_s(uint64_t bytes, bool hot)
+static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	*cpu_s = 0;
+	int l = socket(AF_INET, SOCK_STREAM, 0), cpu_pipe[2];
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof a;
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &len))
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &len) ||
+	    pipe(cpu_pipe))
 		return 0;
 	const size_t chunk = 2u << 20;
 	pid_t pid = fork();
@@ -76,6 +107,8 @@ static double loopback_s(uint64_t bytes, bool hot)
 			s ^= s << 17;
 			memcpy(src + i, &s, 8);
 		}
+		struct rusage r0, r1;
+		getrusage(RUSAGE_SELF, &r0);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (connect(fd, (struct sockaddr *)&a, sizeof a))
 			_exit(1);
@@ -88,10 +121,15 @@ static double loopback_s(uint64_t bytes, bool hot)
 			sent += (uint64_t)w;
 		}
 		close(fd);
-		_exit(0);
+		getrusage(RUSAGE_SELF, &r1);
+		double used = rusage_s(&r1) - rusage_s(&r0);
+		_exit(write(cpu_pipe[1], &used, sizeof used) == sizeof used ? 0 : 1);
 	}
+	close(cpu_pipe[1]);
 	uint8_t *dst = hot ? malloc(chunk) : map_ram(bytes);
 	int fd = accept(l, NULL, NULL);
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
 	double t0 = now_s();
 	uint64_t got = 0;
 	while (dst && fd >= 0 && got < bytes) {
@@ -105,6 +143,12 @@ static double loopback_s(uint64_t bytes, bool hot)
 		got += (uint64_t)r;
 	}
 	double t = now_s() - t0;
+	getrusage(RUSAGE_SELF, &r1);
+	double sender = 0;
+	if (read(cpu_pipe[0], &sender, sizeof sender) != sizeof sender)
+		sender = 0;
+	*cpu_s = sender + rusage_s(&r1) - rusage_s(&r0);
+	close(cpu_pipe[0]);
 	close(fd);
 	close(l);
 	waitpid(pid, NULL, 0);
@@ -116,19 +160,19 @@ static double loopback_s(uint64_t bytes, bool hot)
 }
 
 /* One migration of the frozen VM with `channels`: round-0 seconds (0 on failure), *e2e_s the
- * StartPrecopy -> COMPLETED wall time. */
-static double migration_s(uint32_t channels, const char *ram, double *e2e_s)
+ * StartPrecopy -> COMPLETED wall time, *cpu_s the CPU seconds both agents used meanwhile. */
+static double migration_s(uint32_t channels, const char *ram, double *e2e_s, double *cpu_s)
 {
 	struct mh_cluster c;
 	double secs = 0;
-	*e2e_s = 0;
+	*e2e_s = *cpu_s = 0;
 	if (mh_setup_with(&c, NULL, NULL, ram, "1000", "--start-frozen") == 0) {
 		c.channels = channels;
 		Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
 		pol.max_downtime_ms = 300;
 		char id[32];
 		snprintf(id, sizeof id, "bench-%u", channels);
-		double t0 = now_s();
+		double t0 = now_s(), cpu0 = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent);
 		if (mh_begin(&c, id, "bench-token", &pol) == 0) {
 			Ferry__V1__Progress *p = mh_next_progress(&c.src);
 			if (p && p->round == 0 && p->bandwidth_bytes_per_sec)
@@ -137,6 +181,7 @@ static double migration_s(uint32_t channels, const char *ram, double *e2e_s)
 				protobuf_c_message_free_unpacked(&p->base, NULL);
 			p = mh_final_progress(&c.src);
 			*e2e_s = now_s() - t0;
+			*cpu_s = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent) - cpu0;
 			if (!p || p->phase != FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED)
 				secs = 0; /* only a completed migration counts */
 			if (p)
@@ -149,20 +194,21 @@ static double migration_s(uint32_t channels, const char *ram, double *e2e_s)
 	return secs;
 }
 
-static void csv_row(FILE *csv, const char *kind, unsigned mib, unsigned channels, int rep, double s, double e2e)
+static void csv_row(FILE *csv, const char *kind, unsigned mib, unsigned channels, int rep, double s, double e2e,
+		    double cpu)
 {
 	if (csv)
-		fprintf(csv, "%s,%u,%u,%d,%.4f,%.4f,%.4f\n", kind, mib, channels, rep, s,
-			s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0, e2e);
+		fprintf(csv, "%s,%u,%u,%d,%.4f,%.4f,%.4f,%.3f\n", kind, mib, channels, rep, s,
+			s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0, e2e, cpu);
 }
 
-static void print_row(const char *name, unsigned mib, double s, double e2e, double tcp_ram_s)
+static void print_row(const char *name, unsigned mib, double s, double cpu, double e2e, double tcp_ram_s)
 {
 	double gb_s = s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0;
 	char ratio[16] = "-";
 	if (s > 0 && tcp_ram_s > 0)
 		snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tcp_ram_s / s);
-	printf("%-24s %9.3f %8.2f %10s", name, s, gb_s, ratio);
+	printf("%-24s %9.3f %8.2f %10s %12.2f", name, s, gb_s, ratio, cpu * 1024.0 / mib);
 	if (e2e > 0)
 		printf("   end-to-end %.3f s", e2e);
 	printf("\n");
@@ -214,20 +260,20 @@ int main(int argc, char **argv)
 	}
 	uint64_t bytes = (uint64_t)mib << 20;
 	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each)\n", mib, reps);
-	printf("%-24s %9s %8s %10s\n", "configuration", "seconds", "GB/s", "of tcp-ram");
-	double v[MAX_REPS], e[MAX_REPS], tcp_ram = 0;
+	printf("%-24s %9s %8s %10s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "CPU s/GiB");
+	double v[MAX_REPS], e[MAX_REPS], c[MAX_REPS], tcp_ram = 0;
 	if (tcp) {
 		for (int r = 0; r < reps; r++) {
-			v[r] = loopback_s(bytes, false);
-			csv_row(csv, "tcp-ram", mib, 1, r, v[r], 0);
+			v[r] = loopback_s(bytes, false, &c[r]);
+			csv_row(csv, "tcp-ram", mib, 1, r, v[r], 0, c[r]);
 		}
 		tcp_ram = median(v, reps);
-		print_row("tcp-ram, 1 stream", mib, tcp_ram, 0, tcp_ram);
+		print_row("tcp-ram, 1 stream", mib, tcp_ram, median(c, reps), 0, tcp_ram);
 		for (int r = 0; r < reps; r++) {
-			v[r] = loopback_s(bytes, true);
-			csv_row(csv, "tcp-hot", mib, 1, r, v[r], 0);
+			v[r] = loopback_s(bytes, true, &c[r]);
+			csv_row(csv, "tcp-hot", mib, 1, r, v[r], 0, c[r]);
 		}
-		print_row("tcp-hot, 1 stream", mib, median(v, reps), 0, tcp_ram);
+		print_row("tcp-hot, 1 stream", mib, median(v, reps), median(c, reps), 0, tcp_ram);
 	}
 	for (const char *p = channels; *p;) {
 		unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
@@ -238,15 +284,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		for (int r = 0; r < reps; r++) {
-			v[r] = migration_s(n, ram, &e[r]);
-			csv_row(csv, "ferry", mib, n, r, v[r], e[r]);
+			v[r] = migration_s(n, ram, &e[r], &c[r]);
+			csv_row(csv, "ferry", mib, n, r, v[r], e[r], c[r]);
 			if (csv)
 				fflush(csv);
 		}
 		char name[32];
 		snprintf(name, sizeof name, "ferry, %u channel%s", n, n > 1 ? "s" : "");
-		double mv = median(v, reps), me = median(e, reps);
-		print_row(name, mib, mv, me, tcp_ram);
+		double mv = median(v, reps), me = median(e, reps), mc = median(c, reps);
+		print_row(name, mib, mv, mc, me, tcp_ram);
 	}
 	if (csv)
 		fclose(csv);

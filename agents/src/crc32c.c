@@ -32,6 +32,7 @@ uint32_t ferry__crc32c_table(uint32_t crc, const void *buf, size_t n)
 	return ~crc;
 }
 
+#if defined(__x86_64__)
 /* Multiplies a and b modulo POLY in the reflected bit order (zlib's multmodp): the tool that
  * moves a CRC register past n zero bytes without reading them. */
 static uint32_t multmodp(uint32_t a, uint32_t b)
@@ -58,17 +59,6 @@ static uint32_t zeros_operator(size_t bytes)
 	return k;
 }
 
-uint32_t ferry_crc32c_shift_op(size_t len)
-{
-	return zeros_operator(len);
-}
-
-uint32_t ferry_crc32c_combine(uint32_t shift_op, uint32_t crc_a, uint32_t crc_b)
-{
-	return multmodp(shift_op, crc_a) ^ crc_b;
-}
-
-#if defined(__x86_64__)
 /* The crc32 instruction has a latency of 3 cycles and a throughput of 1 per cycle, so one
  * dependency chain runs at a third of its speed: large spans are cut into three lanes of
  * HW_LANE bytes checksummed together and joined with multmodp. */

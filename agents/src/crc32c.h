@@ -11,12 +11,6 @@
  * Uses the SSE4.2 crc32 instruction when the CPU has it (checked once), else a table. */
 uint32_t ferry_crc32c(uint32_t crc, const void *buf, size_t n);
 
-/* The CRC of A then B from crc(A), crc(B) and shift_op = ferry_crc32c_shift_op(length of B)
- * (zlib's crc32_combine): lets pages be checksummed one by one and joined into a batch checksum.
- * The operator costs 8 * len steps to compute: compute it once per length. */
-uint32_t ferry_crc32c_shift_op(size_t len);
-uint32_t ferry_crc32c_combine(uint32_t shift_op, uint32_t crc_a, uint32_t crc_b);
-
 /* Internal: the two implementations, exposed so tests can check both against each other. */
 uint32_t ferry__crc32c_table(uint32_t crc, const void *buf, size_t n);
 /* Returns 0 and does nothing useful if the CPU lacks SSE4.2: check ferry__crc32c_hw_available. */

@@ -8,7 +8,6 @@
 #include "migration_device_binding.h"
 #include "migration_source.h"
 #include "migration_source_impl.h"
-#include "page_pack.h"
 #include "ram_populate.h"
 #include "stream_io.h"
 
@@ -31,12 +30,21 @@ struct channel_job {
 	struct ferry_round_stats stats;
 	int rc, code;
 	char err[FERRY_MIG_ERROR_MAX];
+	uint64_t t0; /* when the channel's round began (CLOCK_MONOTONIC ns) */
 	/* batch under construction */
 	uint8_t *buf;
-	uint32_t page_op; /* ferry_crc32c_shift_op(PAGE): joins page checksums into the batch's */
 	Ferry__V1__PageRun runs[FERRY_STREAM_CHUNK_PAGES];
 	Ferry__V1__PageRun *run_ptrs[FERRY_STREAM_CHUNK_PAGES];
 };
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (size_t i = 0; i < PAGE / 8; i++)
+		acc |= w[i];
+	return acc == 0;
+}
 
 static uint64_t now_ns(void)
 {
@@ -102,7 +110,6 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	struct ferry_migration_source *s = j->s;
 	size_t n_runs = 0, bytes = 0;
 	uint64_t pages = 0, zeros = 0;
-	uint32_t crc = 0;
 	struct ferry_page_range r;
 	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
 	     from = r.first + r.count) {
@@ -110,12 +117,10 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 		if (stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
 			(void)ferry_ram_populate(s->ram + r.first * PAGE, (size_t)(stop - r.first) * PAGE, false);
 		for (uint64_t p = r.first; p < stop; p++) {
-			/* Copy, judge and checksum in one pass over what was copied: a vCPU may write the
-			 * page meanwhile, and the tracker then reports it again for the next round. */
-			uint32_t page_crc;
-			bool zero = ferry_page_pack(j->buf + bytes, s->ram + p * PAGE, &page_crc);
-			if (!zero)
-				crc = bytes ? ferry_crc32c_combine(j->page_op, crc, page_crc) : page_crc;
+			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,
+			 * and the tracker then reports it again for the next round. */
+			memcpy(j->buf + bytes, s->ram + p * PAGE, PAGE);
+			bool zero = page_is_zero(j->buf + bytes);
 			Ferry__V1__PageRun *last = n_runs ? &j->runs[n_runs - 1] : NULL;
 			if (last && last->zero == zero && last->first_page + last->count == p) {
 				last->count++;
@@ -144,7 +149,7 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	b.batch_seq = ++*seq;
 	b.n_runs = n_runs;
 	b.runs = j->run_ptrs;
-	b.payload_crc32c = crc;
+	b.payload_crc32c = ferry_crc32c(0, j->buf, bytes);
 	uint64_t nth = atomic_fetch_add(&s->batches_sent, 1) + 1;
 	if (s->corrupt_batch && nth == s->corrupt_batch && bytes) {
 		j->buf[bytes / 2] ^= 0x5a;
@@ -262,8 +267,8 @@ static void *channel_main(void *arg)
 	struct channel_job *j = arg;
 	struct ferry_migration_source *s = j->s;
 	uint64_t seq = 0, device_bytes = 0; /* DEVICE_CHUNK payload (channel 0); the vCPU state is not device bytes */
+	j->t0 = now_ns();
 	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
-	j->page_op = ferry_crc32c_shift_op(PAGE);
 	if (!j->buf) {
 		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
 		return NULL;
@@ -279,10 +284,13 @@ static void *channel_main(void *arg)
 		if (send_region(j, first, end, &seq))
 			goto out;
 	}
+	uint64_t t_pages = now_ns(), t_devices = 0, t_vcpu = 0;
 	if (j->index == 0 && send_device_chunks(j, &device_bytes) < 0)
 		goto out;
+	t_devices = now_ns();
 	if (j->final && j->index == 0 && j->vcpu_state && send_vcpu_state(j) < 0)
 		goto out;
+	t_vcpu = now_ns();
 	Ferry__V1__EndOfRound e = FERRY__V1__END_OF_ROUND__INIT;
 	e.round = j->round;
 	e.channel_index = j->index;
@@ -297,7 +305,13 @@ static void *channel_main(void *arg)
 		io_fail(j, rc, "sending END_OF_ROUND");
 		goto out;
 	}
-	await_ack(j);
+	if (await_ack(j) == 0 && j->final && j->index == 0) /* the downtime's share of each step */
+		ferry_log(FERRY_LOG_INFO,
+			  "msg=\"final round on channel 0\" migration_id=%s pages=%llu pages_ms=%.2f device_bytes=%llu "
+			  "devices_ms=%.2f vcpu_ms=%.2f ack_ms=%.2f",
+			  s->m->id, (unsigned long long)j->stats.pages, (t_pages - j->t0) / 1e6,
+			  (unsigned long long)device_bytes, (t_devices - t_pages) / 1e6, (t_vcpu - t_devices) / 1e6,
+			  (now_ns() - t_vcpu) / 1e6);
 out:
 	free(j->buf);
 	j->buf = NULL;
