@@ -2,8 +2,9 @@
  * Migration throughput: a VM of --size-mib MiB random RAM (ferry-workload pages) with frozen vCPUs
  * migrated between two real agents on loopback with each --channels count, beside, in the same
  * run, plain TCP loopback streams of the same number of bytes:
- *   tcp-ram  one stream from a populated memfd of random bytes into a fresh memfd mapping (the same
- *            work a migration cannot avoid: read RAM, two kernel copies, fill fresh memory);
+ *   tcp-ram  one stream from populated random RAM into fresh shared memory, populated 2 MiB at a
+ *            time as the agent does (the work a migration cannot avoid: read RAM, two kernel
+ *            copies, fill fresh memory), with the agent's socket tuning (8 MiB buffers);
  *   tcp-hot  one stream of a 2 MiB buffer sent over and over into a 2 MiB buffer (cache-hot, the
  *            upper bound of loopback TCP on this machine).
  * Prints a table (median of --reps runs) and, with --csv FILE, one row per run:
@@ -29,6 +30,7 @@
 
 #include "migration.h"
 #include "ram_populate.h"
+#include "stream_io.h"
 
 #define MAX_REPS 32
 
@@ -110,6 +112,7 @@ static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 		struct rusage r0, r1;
 		getrusage(RUSAGE_SELF, &r0);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		ferry_stream_tune_socket(fd);
 		if (connect(fd, (struct sockaddr *)&a, sizeof a))
 			_exit(1);
 		for (uint64_t sent = 0; sent < bytes;) {
@@ -128,6 +131,8 @@ static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 	close(cpu_pipe[1]);
 	uint8_t *dst = hot ? malloc(chunk) : map_ram(bytes);
 	int fd = accept(l, NULL, NULL);
+	if (fd >= 0)
+		ferry_stream_tune_socket(fd);
 	struct rusage r0, r1;
 	getrusage(RUSAGE_SELF, &r0);
 	double t0 = now_s();
