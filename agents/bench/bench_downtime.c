@@ -8,10 +8,12 @@
  * total time (StartPrecopy -> COMPLETED seen by the coordinator), rounds, whether pre-copy
  * converged by the rule (the last pre-copy round's expected downtime within the budget) or was
  * ended by max_rounds, RAM and device bytes, the measured bandwidth, and the time the incoming
- * workload's full memory self-check takes (its `verify` command, run after the migration on the
- * same memory: the workload runs the same check before its vCPUs start, so it is part of the
- * downtime; "down-verify" is the downtime less that time, an estimate of what the migration itself
- * costs). Prints a table (median / p90) and, with --csv FILE, one row per run. Not a test.
+ * workload's full memory self-check takes (its `verify` command, run after the migration with
+ * its vCPUs frozen again, on the same memory: the workload runs the same check before its vCPUs
+ * start, so it is part of the downtime; "down-verify" is the downtime less that time, an estimate of what the migration itself
+ * costs; noisy, as it is measured apart). The source agent logs the same split measured inside
+ * each migration ("cutover timing", joined on the migration id by scripts/bench/downtime).
+ * Prints a table (median / p90) and, with --csv FILE, one row per run. Not a test.
  */
 #include "../tests/migration_harness.c"
 #include "../tests/test_peer.c"
@@ -30,6 +32,7 @@ static double now_s(void)
 }
 
 struct run {
+	char id[48];
 	bool ok, converged;
 	double downtime_ms, total_s, verify_ms, bandwidth_mb_s, expected_ms;
 	uint32_t rounds;
@@ -59,7 +62,8 @@ static struct run migrate_once(const struct knobs *k, unsigned rate_mb_s, int in
 	device_section(dst_dev, sizeof dst_dev, "sim-b", k->device_mib, "0/s", "0x99");
 	snprintf(ram, sizeof ram, "%uMiB", k->ram_mib);
 	snprintf(rate, sizeof rate, "%llu", (unsigned long long)rate_mb_s * 1000000ull / 4096); /* pages/s */
-	snprintf(id, sizeof id, "downtime-%u-%d", rate_mb_s, index);
+	snprintf(id, sizeof id, "dt-%d-%u-%d", (int)getpid(), rate_mb_s, index); /* unique: logs are joined on it */
+	snprintf(r.id, sizeof r.id, "%s", id);
 	if (mh_setup_devices(&c, NULL, src_dev, dst_dev, ram, rate) == 0 && c.n_vm_devices == 1) {
 		usleep(300 * 1000); /* let the workload reach its dirty rate */
 		Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
@@ -94,7 +98,8 @@ static struct run migrate_once(const struct knobs *k, unsigned rate_mb_s, int in
 					break;
 			}
 			char reply[512];
-			if (r.ok) {
+			/* The self-check as it runs inside the downtime: vCPUs stopped, the same memory. */
+			if (r.ok && mh_workload_says(c.incoming, "freeze", reply, sizeof reply) == 0) {
 				double v0 = now_s();
 				if (mh_workload_says(c.incoming, "verify", reply, sizeof reply) == 0 &&
 				    strncmp(reply, "ok", 2) == 0)
@@ -190,7 +195,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < runs; i++) {
 			struct run r = migrate_once(&k, rate, i);
 			if (csv) {
-				fprintf(csv, "%u,%u,%u,%d,%d,%d,%.3f,%.3f,%u,%.3f,%.1f,%llu,%llu,%.3f\n", rate, k.ram_mib,
+				fprintf(csv, "%s,%u,%u,%u,%d,%d,%d,%.3f,%.3f,%u,%.3f,%.1f,%llu,%llu,%.3f\n", r.id, rate, k.ram_mib,
 					k.device_mib, i, r.ok, r.converged, r.downtime_ms, r.total_s, r.rounds, r.expected_ms,
 					r.bandwidth_mb_s, (unsigned long long)r.ram_bytes, (unsigned long long)r.device_bytes,
 					r.verify_ms);
