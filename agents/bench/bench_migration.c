@@ -1,20 +1,38 @@
 /*
- * Data-channel count: a 256 MiB (--size-mib N) VM with frozen vCPUs migrated between two
- * real agents on loopback with 1, 2 and 4 channels, beside a plain TCP loopback stream of the
- * same bytes measured in the same run. Prints one table; the numbers chose
- * FERRY_STREAM_DEFAULT_CHANNELS (docs/benchmarks.md).
- *
- * Rate = the source's round-0 Progress bandwidth (every page, pre-copy, measured by the agent from
- * the first batch to the last ROUND_ACK). The harness plays ferryd (tests/migration_harness.c);
- * the agent measured is $FERRY_AGENT_BIN, else the ferry-agent of the same build directory.
+ * Migration throughput: a VM of --size-mib MiB random RAM (ferry-workload pages) with frozen vCPUs
+ * migrated between two real agents on loopback with each --channels count, beside, in the same
+ * run, plain TCP loopback streams of the same number of bytes:
+ *   tcp-ram  one stream from populated random RAM into fresh shared memory, populated 2 MiB at a
+ *            time as the agent does (the work a migration cannot avoid: read RAM, two kernel
+ *            copies, fill fresh memory), with the agent's socket tuning (8 MiB buffers);
+ *   tcp-hot  one stream of a 2 MiB buffer sent over and over into a 2 MiB buffer (cache-hot, the
+ *            upper bound of loopback TCP on this machine).
+ * Prints a table (median of --reps runs) and, with --csv FILE, one row per run:
+ *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s,cpu_s
+ * seconds/gb_s: for ferry the source's round 0 (every page, from the first batch to the last
+ * ROUND_ACK, measured by the agent and reported in Progress); end_to_end_s: StartPrecopy ->
+ * COMPLETED as the coordinator sees it (includes the destination's memory self-check and start).
+ * cpu_s: CPU seconds (user + system) of both agents from StartPrecopy to COMPLETED, or of the
+ * TCP sender and receiver while streaming: the cost per GiB, which on a shared 2-core machine is
+ * steadier than the wall time (and, with the cores saturated, what bounds the rate).
+ * GB = 1e9 bytes. The harness plays ferryd (tests/migration_harness.c); the agent measured is
+ * $FERRY_AGENT_BIN, else the ferry-agent of the same build directory.
  */
 #include "../tests/migration_harness.c"
 #include "../tests/test_peer.c"
 #include "../tests/simdevd_helper.c"
 
 #include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "migration.h"
+#include "ram_populate.h"
+#include "stream_io.h"
+
+#define MAX_REPS 32
 
 static double now_s(void)
 {
@@ -23,64 +41,159 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One TCP loopback stream of `bytes` in 2 MiB writes; MiB/s, or 0 on failure. */
-static double loopback_mib_s(uint64_t bytes)
+/* CPU seconds (user + system, all threads) a process has used so far; 0 if unreadable. */
+static double proc_cpu_s(pid_t pid)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double rusage_s(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 + (double)r->ru_stime.tv_sec +
+	       r->ru_stime.tv_usec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+/* Anonymous shared memory the size of guest RAM (what ferry-workload's memfd is). */
+static uint8_t *map_ram(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One TCP loopback stream of `bytes`; seconds from accept to the last byte, or 0 on failure;
+ * *cpu_s: CPU seconds of sender and receiver while streaming (the sender's RAM fill excluded).
+ * hot: a 2 MiB buffer on both ends; else from populated random RAM into fresh RAM. */
+static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
+{
+	*cpu_s = 0;
+	int l = socket(AF_INET, SOCK_STREAM, 0), cpu_pipe[2];
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof a;
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &len))
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &len) ||
+	    pipe(cpu_pipe))
 		return 0;
 	const size_t chunk = 2u << 20;
-	uint8_t *buf = malloc(chunk);
-	memset(buf, 0xa5, chunk);
 	pid_t pid = fork();
 	if (pid == 0) {
-		int s = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(s, (struct sockaddr *)&a, sizeof a))
+		uint8_t *src = hot ? malloc(chunk) : map_ram(bytes);
+		if (!src)
+			_exit(1);
+		uint64_t s = 0x9E3779B97F4A7C15ull; /* xorshift64: incompressible, never zero pages */
+		for (uint64_t i = 0; i < (hot ? chunk : bytes); i += 8) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			memcpy(src + i, &s, 8);
+		}
+		struct rusage r0, r1;
+		getrusage(RUSAGE_SELF, &r0);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		ferry_stream_tune_socket(fd);
+		if (connect(fd, (struct sockaddr *)&a, sizeof a))
 			_exit(1);
 		for (uint64_t sent = 0; sent < bytes;) {
-			ssize_t w = send(s, buf, chunk, 0);
+			const uint8_t *p = hot ? src + sent % chunk : src + sent;
+			size_t n = hot ? chunk - sent % chunk : (bytes - sent < chunk ? bytes - sent : chunk);
+			ssize_t w = send(fd, p, n, 0);
 			if (w <= 0)
 				_exit(1);
 			sent += (uint64_t)w;
 		}
-		close(s);
-		_exit(0);
+		close(fd);
+		getrusage(RUSAGE_SELF, &r1);
+		double used = rusage_s(&r1) - rusage_s(&r0);
+		_exit(write(cpu_pipe[1], &used, sizeof used) == sizeof used ? 0 : 1);
 	}
-	int s = accept(l, NULL, NULL);
+	close(cpu_pipe[1]);
+	uint8_t *dst = hot ? malloc(chunk) : map_ram(bytes);
+	int fd = accept(l, NULL, NULL);
+	if (fd >= 0)
+		ferry_stream_tune_socket(fd);
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
 	double t0 = now_s();
 	uint64_t got = 0;
-	for (ssize_t r; got < bytes && (r = recv(s, buf, chunk, 0)) > 0;)
+	while (dst && fd >= 0 && got < bytes) {
+		uint8_t *p = hot ? dst : dst + got;
+		size_t want = hot ? chunk : (bytes - got < chunk ? bytes - got : chunk);
+		if (!hot && got % chunk == 0) /* fresh memory: allocate a chunk at once, as the agent does */
+			(void)ferry_ram_populate(p, want, true);
+		ssize_t r = recv(fd, p, hot ? chunk : chunk - got % chunk, 0);
+		if (r <= 0)
+			break;
 		got += (uint64_t)r;
+	}
 	double t = now_s() - t0;
-	close(s);
+	getrusage(RUSAGE_SELF, &r1);
+	double sender = 0;
+	if (read(cpu_pipe[0], &sender, sizeof sender) != sizeof sender)
+		sender = 0;
+	*cpu_s = sender + rusage_s(&r1) - rusage_s(&r0);
+	close(cpu_pipe[0]);
+	close(fd);
 	close(l);
 	waitpid(pid, NULL, 0);
-	free(buf);
-	return got == bytes && t > 0 ? bytes / 1048576.0 / t : 0;
+	if (hot)
+		free(dst);
+	else if (dst)
+		munmap(dst, bytes);
+	return got == bytes && t > 0 ? t : 0;
 }
 
-/* One migration of the frozen VM with `channels`; round-0 MiB/s, or 0 on failure. */
-static double migration_mib_s(uint32_t channels, const char *ram)
+/* One migration of the frozen VM with `channels`: round-0 seconds (0 on failure), *e2e_s the
+ * StartPrecopy -> COMPLETED wall time, *cpu_s the CPU seconds both agents used meanwhile. */
+static double migration_s(uint32_t channels, const char *ram, double *e2e_s, double *cpu_s)
 {
 	struct mh_cluster c;
-	double mib_s = 0;
+	double secs = 0;
+	*e2e_s = *cpu_s = 0;
 	if (mh_setup_with(&c, NULL, NULL, ram, "1000", "--start-frozen") == 0) {
 		c.channels = channels;
 		Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
 		pol.max_downtime_ms = 300;
 		char id[32];
 		snprintf(id, sizeof id, "bench-%u", channels);
+		double t0 = now_s(), cpu0 = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent);
 		if (mh_begin(&c, id, "bench-token", &pol) == 0) {
-			Ferry__V1__Progress *p = mh_next_progress(&c.src);
+			/* The harness waits MH_T_MS per frame; a loaded host can take longer for round 0. */
+			Ferry__V1__Progress *p = NULL;
+			for (int tries = 0; !p && tries < 6; tries++)
+				p = mh_next_progress(&c.src);
 			if (p && p->round == 0 && p->bandwidth_bytes_per_sec)
-				mib_s = p->bandwidth_bytes_per_sec / 1048576.0;
+				secs = (double)p->ram_bytes_sent / (double)p->bandwidth_bytes_per_sec;
 			if (p)
 				protobuf_c_message_free_unpacked(&p->base, NULL);
-			p = mh_final_progress(&c.src);
+			p = NULL;
+			for (int tries = 0; !p && tries < 6; tries++)
+				p = mh_final_progress(&c.src);
+			*e2e_s = now_s() - t0;
+			*cpu_s = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent) - cpu0;
 			if (!p || p->phase != FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED)
-				mib_s = 0; /* only a completed migration counts */
+				secs = 0; /* only a completed migration counts */
 			if (p)
 				protobuf_c_message_free_unpacked(&p->base, NULL);
 			char reply[256];
@@ -88,15 +201,57 @@ static double migration_mib_s(uint32_t channels, const char *ram)
 		}
 	}
 	mh_teardown(&c);
-	return mib_s;
+	return secs;
+}
+
+static void csv_row(FILE *csv, const char *kind, unsigned mib, unsigned channels, int rep, double s, double e2e,
+		    double cpu)
+{
+	if (csv)
+		fprintf(csv, "%s,%u,%u,%d,%.4f,%.4f,%.4f,%.3f\n", kind, mib, channels, rep, s,
+			s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0, e2e, cpu);
+}
+
+static void print_row(const char *name, unsigned mib, double s, double cpu, double e2e, double tcp_ram_s)
+{
+	double gb_s = s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0;
+	char ratio[16] = "-";
+	if (s > 0 && tcp_ram_s > 0)
+		snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tcp_ram_s / s);
+	printf("%-24s %9.3f %8.2f %10s %12.2f", name, s, gb_s, ratio, cpu * 1024.0 / mib);
+	if (e2e > 0)
+		printf("   end-to-end %.3f s", e2e);
+	printf("\n");
 }
 
 int main(int argc, char **argv)
 {
 	unsigned mib = 256;
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--size-mib") == 0)
-			mib = (unsigned)atoi(argv[i + 1]);
+	int reps = 3;
+	const char *channels = "1,2,4", *csv_path = NULL;
+	bool tcp = true;
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--size-mib") == 0 && v)
+			mib = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--reps") == 0 && v)
+			reps = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--channels") == 0 && v)
+			channels = argv[++i];
+		else if (strcmp(argv[i], "--csv") == 0 && v)
+			csv_path = argv[++i];
+		else if (strcmp(argv[i], "--no-tcp") == 0)
+			tcp = false;
+		else {
+			fprintf(stderr, "usage: bench_migration [--size-mib N] [--reps R] [--channels 1,2,4] [--csv FILE] "
+					"[--no-tcp]\n");
+			return 2;
+		}
+	}
+	if (mib == 0 || reps < 1 || reps > MAX_REPS) {
+		fprintf(stderr, "bench_migration: --size-mib must be > 0 and --reps in 1..%d\n", MAX_REPS);
+		return 2;
+	}
 	char ram[32];
 	snprintf(ram, sizeof ram, "%uMiB", mib);
 	if (!getenv("FERRY_AGENT_BIN")) { /* built as BUILD/bench/bench_migration: the agent is BUILD/ferry-agent */
@@ -108,25 +263,48 @@ int main(int argc, char **argv)
 		snprintf(agent, sizeof agent, "%s/../ferry-agent", dirname(self));
 		setenv("FERRY_AGENT_BIN", agent, 1);
 	}
-	int repeats = 3;
-	printf("migration of %u MiB, vCPUs frozen, loopback (best of %d runs each)\n", mib, repeats);
-	printf("%-22s %12s\n", "configuration", "MiB/s");
-	double tcp = 0;
-	for (int r = 0; r < repeats; r++) {
-		double v = loopback_mib_s((uint64_t)mib << 20);
-		tcp = v > tcp ? v : tcp;
+	FILE *csv = csv_path ? fopen(csv_path, "a") : NULL;
+	if (csv_path && !csv) {
+		fprintf(stderr, "bench_migration: cannot open %s: %s\n", csv_path, strerror(errno));
+		return 2;
 	}
-	printf("%-22s %12.0f\n", "plain TCP, 1 stream", tcp);
-	static const uint32_t counts[] = {1, 2, 4};
-	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-		double best = 0;
-		for (int r = 0; r < repeats; r++) {
-			double v = migration_mib_s(counts[i], ram);
-			best = v > best ? v : best;
+	uint64_t bytes = (uint64_t)mib << 20;
+	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each)\n", mib, reps);
+	printf("%-24s %9s %8s %10s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "CPU s/GiB");
+	double v[MAX_REPS], e[MAX_REPS], c[MAX_REPS], tcp_ram = 0;
+	if (tcp) {
+		for (int r = 0; r < reps; r++) {
+			v[r] = loopback_s(bytes, false, &c[r]);
+			csv_row(csv, "tcp-ram", mib, 1, r, v[r], 0, c[r]);
+		}
+		tcp_ram = median(v, reps);
+		print_row("tcp-ram, 1 stream", mib, tcp_ram, median(c, reps), 0, tcp_ram);
+		for (int r = 0; r < reps; r++) {
+			v[r] = loopback_s(bytes, true, &c[r]);
+			csv_row(csv, "tcp-hot", mib, 1, r, v[r], 0, c[r]);
+		}
+		print_row("tcp-hot, 1 stream", mib, median(v, reps), median(c, reps), 0, tcp_ram);
+	}
+	for (const char *p = channels; *p;) {
+		unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (n == 0 || n > FERRY_MIG_MAX_CHANNELS) {
+			fprintf(stderr, "bench_migration: channel count %u is not in 1..%u\n", n, FERRY_MIG_MAX_CHANNELS);
+			return 2;
+		}
+		for (int r = 0; r < reps; r++) {
+			v[r] = migration_s(n, ram, &e[r], &c[r]);
+			csv_row(csv, "ferry", mib, n, r, v[r], e[r], c[r]);
+			if (csv)
+				fflush(csv);
 		}
 		char name[32];
-		snprintf(name, sizeof name, "ferry, %u channel%s", counts[i], counts[i] > 1 ? "s" : "");
-		printf("%-22s %12.0f   (%.0f%% of plain TCP)\n", name, best, tcp > 0 ? 100 * best / tcp : 0);
+		snprintf(name, sizeof name, "ferry, %u channel%s", n, n > 1 ? "s" : "");
+		double mv = median(v, reps), me = median(e, reps), mc = median(c, reps);
+		print_row(name, mib, mv, mc, me, tcp_ram);
 	}
+	if (csv)
+		fclose(csv);
 	return 0;
 }

@@ -30,6 +30,7 @@ struct channel_job {
 	struct ferry_round_stats stats;
 	int rc, code;
 	char err[FERRY_MIG_ERROR_MAX];
+	uint64_t t0; /* when the channel's round began (CLOCK_MONOTONIC ns) */
 	/* batch under construction */
 	uint8_t *buf;
 	Ferry__V1__PageRun runs[FERRY_STREAM_CHUNK_PAGES];
@@ -266,6 +267,7 @@ static void *channel_main(void *arg)
 	struct channel_job *j = arg;
 	struct ferry_migration_source *s = j->s;
 	uint64_t seq = 0, device_bytes = 0; /* DEVICE_CHUNK payload (channel 0); the vCPU state is not device bytes */
+	j->t0 = now_ns();
 	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
 	if (!j->buf) {
 		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
@@ -282,10 +284,13 @@ static void *channel_main(void *arg)
 		if (send_region(j, first, end, &seq))
 			goto out;
 	}
+	uint64_t t_pages = now_ns(), t_devices = 0, t_vcpu = 0;
 	if (j->index == 0 && send_device_chunks(j, &device_bytes) < 0)
 		goto out;
+	t_devices = now_ns();
 	if (j->final && j->index == 0 && j->vcpu_state && send_vcpu_state(j) < 0)
 		goto out;
+	t_vcpu = now_ns();
 	Ferry__V1__EndOfRound e = FERRY__V1__END_OF_ROUND__INIT;
 	e.round = j->round;
 	e.channel_index = j->index;
@@ -300,7 +305,13 @@ static void *channel_main(void *arg)
 		io_fail(j, rc, "sending END_OF_ROUND");
 		goto out;
 	}
-	await_ack(j);
+	if (await_ack(j) == 0 && j->final && j->index == 0) /* the downtime's share of each step */
+		ferry_log(FERRY_LOG_INFO,
+			  "msg=\"final round on channel 0\" migration_id=%s pages=%llu pages_ms=%.2f device_bytes=%llu "
+			  "devices_ms=%.2f vcpu_ms=%.2f ack_ms=%.2f",
+			  s->m->id, (unsigned long long)j->stats.pages, (t_pages - j->t0) / 1e6,
+			  (unsigned long long)device_bytes, (t_devices - t_pages) / 1e6, (t_vcpu - t_devices) / 1e6,
+			  (now_ns() - t_vcpu) / 1e6);
 out:
 	free(j->buf);
 	j->buf = NULL;
