@@ -27,8 +27,8 @@ ferry_wait_until() {
     done
 }
 
-# ferryctl against this run's ferryd, from where the API is reachable.
-ferry_ctl() { ferry_hub env FERRY_SERVER="http://$FERRY_API" "$FERRY_BIN/ferryctl" "$@"; }
+# ferryctl against this run's ferryd, from where the API is reachable; 30 s guard against a hang.
+ferry_ctl() { ferry_hub timeout 30 env FERRY_SERVER="http://$FERRY_API" "$FERRY_BIN/ferryctl" "$@"; }
 
 # Starts ferryd on the hub's private address and waits for its endpoints file.
 ferry_start_ferryd() {
