@@ -147,6 +147,10 @@ ferry_spawn() {
 ferry_link_down() { ferry__sh ip -n "$(ferry_ns_hub)" link set "d-$1" down; }
 ferry_link_up() { ferry__sh ip -n "$(ferry_ns_hub)" link set "d-$1" up; }
 
+# Cuts / restores both of HOST's links (control and data): the host drops off the network.
+ferry_host_isolate() { ferry__sh ip -n "$(ferry_ns_hub)" link set "c-$1" down && ferry_link_down "$1"; }
+ferry_host_rejoin() { ferry__sh ip -n "$(ferry_ns_hub)" link set "c-$1" up && ferry_link_up "$1"; }
+
 # Pids of every process of this run that we did not spawn ourselves: ferry-simdevd (detached by
 # its agent) and incoming workloads. In netns mode, whatever lives in the run's namespaces; on
 # loopback, whatever names the run directory on its command line.
