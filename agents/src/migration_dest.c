@@ -618,8 +618,10 @@ void ferry_migration_dest_poll(struct ferry_migration *m, struct ferry_vm_listen
 	enum ferry_migr_state st = ferry_migration_state(m);
 	if (st == FERRY_MIG_DST_DISCARDED) {
 		roll_back_devices(d);
-		if (d->pid > 0)
-			kill(d->pid, SIGKILL); /* it never ran: nothing of it may survive */
+		/* It never ran: nothing of it may survive. Killed once the devices are reset, because its
+		 * exit is what publishes the next Inventory, which must show them RUNNING again. */
+		if (d->pid > 0 && !d->devices.started)
+			kill(d->pid, SIGKILL);
 		reap(d);
 		return;
 	}

@@ -160,6 +160,7 @@ static void send_progress(struct ferry_migration_manager *mm, const struct ferry
 		dp[i].precopy_dirty_bytes = d->precopy_dirty_bytes;
 		dp[i].stop_copy_bytes = d->stop_copy_bytes;
 		dp[i].bytes_sent = d->bytes_sent;
+		p.device_bytes_sent += d->bytes_sent; /* the migration's total, as ram_bytes_sent */
 		dps[i] = &dp[i];
 	}
 	p.n_devices = r->n_devices;

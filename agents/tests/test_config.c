@@ -67,15 +67,32 @@ FERRY_TEST(config_example_host_a)
 	}
 }
 
+/* Hosts B and C carry twins of host A's three devices, free (no vm), so either can receive either VM. */
+static void expect_receiver(const char *file, char h)
+{
+	load_example(file);
+	char name[3][24];
+	for (int i = 0; i < 3; i++)
+		snprintf(name[i], sizeof name[i], "sim-%c%d", h, i);
+	EXPECT_EQ_STR(cfg.host_id, "");
+	EXPECT_EQ_INT(cfg.n_devices, 3);
+	EXPECT_SIM_DEVICE(&cfg.devices[0], name[0], 0x1041, 7, "", 64ull << 20);
+	EXPECT_SIM_DEVICE(&cfg.devices[1], name[1], 0x1041, 7, "", 16ull << 20);
+	EXPECT_SIM_DEVICE(&cfg.devices[2], name[2], 0x1042, 5, "", 8ull << 20);
+	for (int i = 0; i < 3; i++) {
+		EXPECT(cfg.devices[i].dma_logging);
+		EXPECT(!cfg.devices[i].saving_layout_handshake);
+	}
+}
+
 FERRY_TEST(config_example_host_b)
 {
-	load_example("host-b.conf");
-	EXPECT_EQ_STR(cfg.host_id, "");
-	EXPECT_EQ_INT(cfg.n_devices, 2);
-	EXPECT_SIM_DEVICE(&cfg.devices[0], "sim-b0", 0x1041, 7, "", 64ull << 20);
-	EXPECT_SIM_DEVICE(&cfg.devices[1], "sim-b1", 0x1041, 7, "", 16ull << 20);
-	EXPECT(cfg.devices[0].dma_logging && cfg.devices[1].dma_logging);
-	EXPECT(!cfg.devices[0].saving_layout_handshake && !cfg.devices[1].saving_layout_handshake);
+	expect_receiver("host-b.conf", 'b');
+}
+
+FERRY_TEST(config_example_host_c)
+{
+	expect_receiver("host-c.conf", 'c');
 }
 
 FERRY_TEST(config_example_documented)

@@ -244,8 +244,25 @@ FERRY_TEST(agent_process_reports_registered_vms_in_its_inventory)
 	const char *bin = agent_bin(), *repo = getenv("FERRY_REPO");
 	if (!bin || !repo)
 		return;
-	char conf[1024], path[108];
-	snprintf(conf, sizeof conf, "%s/agents/examples/host-a.conf", repo);
+	char conf[108], path[108];
+	/* Two sim devices of vm-1 that DMA-write (the demo's host-a.conf turns DMA off for its
+	 * self-checked workloads). */
+	static const char vm1_devices[] =
+		"[device sim-a0]\nbackend = sim\nvendor_id = 0x1af4\ndevice_id = 0x1041\ndriver = ferry-sim\n"
+		"migration = stop_copy,p2p,pre_copy\nmigration_version = ferry-sim/1\nvm = vm-1\n"
+		"dma_write_rate = 1MiB/s\n"
+		"[device sim-a1]\nbackend = sim\nvendor_id = 0x1af4\ndevice_id = 0x1041\ndriver = ferry-sim\n"
+		"migration = stop_copy,p2p,pre_copy\nmigration_version = ferry-sim/1\nvm = vm-1\n"
+		"dma_write_rate = 1MiB/s\n";
+	socket_path(conf, sizeof conf, "");
+	mkdir(conf, 0700);
+	socket_path(conf, sizeof conf, "vm-1.conf");
+	FILE *cf = fopen(conf, "w");
+	EXPECT(cf != NULL);
+	if (!cf)
+		return;
+	fputs(vm1_devices, cf);
+	fclose(cf);
 	socket_path(path, sizeof path, "agent.sock");
 	struct test_peer ferryd;
 	EXPECT_EQ_INT(test_peer_listen(&ferryd), 0);
@@ -328,6 +345,7 @@ FERRY_TEST(agent_process_reports_registered_vms_in_its_inventory)
 	char sim_socket[160];
 	ferry_simdevd_default_socket(path, sim_socket, sizeof sim_socket);
 	EXPECT(simdevd_stop_by_socket(sim_socket, 5000));
+	unlink(conf);
 	test_peer_close(&ferryd);
 	close(ram);
 	close(uffd);
