@@ -39,6 +39,14 @@ public struct Ferryctl: AsyncParsableCommand {
             return outcome(ofParseError: error)
         }
         guard let command = parsed as? any OutputCommand else {
+            // `ferryctl SUBCOMMAND --help` and `ferryctl help SUBCOMMAND` parse into ArgumentParser's
+            // help command, whose run() throws the help request for that subcommand.
+            var builtIn = parsed
+            do {
+                try builtIn.run()
+            } catch {
+                return outcome(ofParseError: error)
+            }
             // `ferryctl` alone: there is nothing to run but the help.
             return CommandResult(stdout: helpMessage() + "\n", stderr: "", exitCode: 0)
         }

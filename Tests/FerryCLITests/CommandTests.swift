@@ -37,6 +37,24 @@ struct CommandTests {
         #expect(result.stderr.hasSuffix("\n") && result.stderr.filter { $0 == "\n" }.count == 1)
     }
 
+    /// Each subcommand's help is its own, whether asked as `SUB --help` or `help SUB`.
+    @Test(arguments: [
+        (["status", "--help"], "ferryctl status"), (["plan", "submit", "--help"], "ferryctl plan submit"),
+        (["help", "events"], "ferryctl events"), (["hosts", "-h"], "ferryctl hosts"),
+    ])
+    func subcommandHelpIsTheSubcommands(arguments: [String], usage: String) async {
+        let result = await Self.run(arguments)
+        #expect(result.exitCode == 0)
+        #expect(result.stdout.contains("USAGE: \(usage)"), "\(result.stdout)")
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func noSubcommandPrintsTheRootHelp() async {
+        let result = await Self.run([])
+        #expect(result.exitCode == 0)
+        #expect(result.stdout.contains("USAGE: ferryctl <subcommand>"))
+    }
+
     @Test func unknownSubcommandIsAUsageError() async {
         let result = await Self.run(["hostz"])
         #expect(result.exitCode == 2)
