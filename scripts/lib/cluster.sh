@@ -67,7 +67,7 @@ ferry_wait_hosts_ready() { ferry_wait_until 60 "hosts $* to be ready" ferry__hos
 ferry_start_vm() {
     local host=$1 vm=$2 ram=$3 rate=$4
     ferry_spawn "$host" "$FERRY_LOGS/$vm.log" "$FERRY_AGENTS/ferry-workload" --control "$FERRY_RUN/$vm.ctl" \
-        --ram "$ram" --vcpus 2 --pattern uniform --dirty-rate "$rate" --seed 7 \
+        --ram "$ram" --vcpus 2 --pattern hot:64MiB --dirty-rate "$rate" --seed 7 \
         --agent-socket "$FERRY_RUN/$host.sock" --vm-id "$vm"
     FERRY_VM_PIDS[$vm]=$FERRY_SPAWNED_PID
     ferry_wait_until 60 "VM $vm on $host in ferryd's inventory (log: $FERRY_LOGS/$vm.log)" ferry_vm_on "$host" "$vm"
