@@ -41,7 +41,8 @@ public enum StatusRendering {
         if let wait = s.waitingReason, s.migration.phase == .pending { return "waiting: \(wait)" }
         if !s.migration.reason.isEmpty { return s.migration.reason }
         if s.pointOfNoReturnPassed && !s.migration.phase.isTerminal { return "point of no return passed" }
-        let devices = s.progress?.devices ?? []
+        // A finished migration's last device snapshot is history, not work still pending.
+        let devices = s.migration.phase.isTerminal ? [] : s.progress?.devices ?? []
         var parts = devices.map { "\($0.id) \($0.state) \(ByteCount.text($0.pendingBytes)) pending" }
         if s.eta.note.hasPrefix("not converging") { parts.append(s.eta.note) }
         return parts.joined(separator: "; ")

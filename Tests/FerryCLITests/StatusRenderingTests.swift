@@ -53,6 +53,13 @@ struct StatusRenderingTests {
         )
     }
 
+    @Test func aFinishedMigrationListsNoPendingDeviceWork() {
+        var completed = Self.copying
+        completed.migration.phase = .completed
+        #expect(StatusRendering.line(Self.copying).contains("pending"))
+        #expect(!StatusRendering.line(completed).contains("note="), "\(StatusRendering.line(completed))")
+    }
+
     @Test func watchPrintsOnlyMigrationsWhoseLineChanged() {
         var shown: [String: String] = [:]
         let first = StatusRendering.changedLines([Self.waiting, Self.copying], since: &shown)
