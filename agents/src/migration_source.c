@@ -91,8 +91,12 @@ static void source_release(struct ferry_migration_source *s)
 int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry_vm_entry *vm,
 				   const char *destination_address, char *err, size_t errlen)
 {
-	if (vm->reg.incoming || vm->uffd < 0) {
-		ferry_errbuf_set(err, errlen, "VM %s is an incoming VM, not one that runs here", vm->reg.vm_id);
+	if (vm->reg.incoming && !vm->started) {
+		ferry_errbuf_set(err, errlen, "VM %s is still arriving here (incoming, not started yet)", vm->reg.vm_id);
+		return -EINVAL;
+	}
+	if (vm->uffd < 0) {
+		ferry_errbuf_set(err, errlen, "VM %s has no userfaultfd for dirty tracking", vm->reg.vm_id);
 		return -EINVAL;
 	}
 	struct ferry_migration_source *s = calloc(1, sizeof *s);

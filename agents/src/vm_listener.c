@@ -235,9 +235,10 @@ static void handle_register(struct ferry_vm_listener *l, struct ferry_vm_conn *c
 	if (rc == 0)
 		rc = ferry_vm_registration_check(&reg, c->peer_pid, c->fds, c->nfds, err, sizeof err);
 	int memfd = -1, uffd = -1;
-	if (rc == 0 && reg.incoming)
+	if (rc == 0 && reg.incoming) {
 		rc = create_incoming_memfd(&reg, &memfd, err, sizeof err);
-	else if (rc == 0) {
+		uffd = c->fds[0];
+	} else if (rc == 0) {
 		memfd = c->fds[0];
 		uffd = c->fds[1];
 	}

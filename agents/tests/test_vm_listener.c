@@ -198,13 +198,15 @@ FERRY_TEST(vm_listener_answers_each_bad_registration_and_serves_the_next)
 	EXPECT_EQ_INT(exchange(&l, good, line, fds, 2, answer, sizeof answer, NULL), 0);
 	EXPECT_EQ_STR(answer, "ok registered vm=vm-1");
 
-	/* An incoming VM gets a memfd of its size from the agent. */
+	/* An incoming VM hands over its userfaultfd and gets a memfd of its size from the agent. */
 	int in = connect_to(path), memfd = -1;
 	register_line(line, sizeof line, "vm-in", 8u << 20, 4096, "incoming");
-	EXPECT_EQ_INT(exchange(&l, in, line, NULL, 0, answer, sizeof answer, &memfd), 0);
+	EXPECT_EQ_INT(exchange(&l, in, line, &uffd, 1, answer, sizeof answer, &memfd), 0);
 	EXPECT_EQ_STR(answer, "ok registered vm=vm-in memfd=1");
 	struct stat st;
 	EXPECT(memfd >= 0 && fstat(memfd, &st) == 0 && st.st_size == (off_t)(8u << 20));
+	const struct ferry_vm_entry *in_e = ferry_vm_registry_find(&l.registry, "vm-in");
+	EXPECT(in_e && in_e->uffd >= 0 && in_e->memfd >= 0 && !in_e->started);
 	EXPECT_EQ_U64(l.registry.count, 2);
 	ferry_vm_listener_close(&l);
 	close(in);
