@@ -25,6 +25,7 @@ struct ferry_vm_entry {
 	int memfd;      /* guest RAM; ours (a dup of the workload's, or the one we created if incoming) */
 	int uffd;       /* the workload's userfaultfd for dirty tracking (an incoming VM's too) */
 	uint64_t owner; /* the registration connection */
+	pid_t child;    /* this agent started the workload (an incoming VM): reaped once it exits; 0 = not ours */
 	bool started;   /* incoming VM: the workload answered `start` with "ok started"; from then on an
 			 * ordinary VM of this host (it runs here and may migrate on) */
 	char start_answer[160]; /* incoming VM: the workload's answer to `start`, "" before */

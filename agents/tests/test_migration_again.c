@@ -3,12 +3,13 @@
  * workload A -> B, then B -> A: both migrations complete, each destination's memory self-check
  * passes and its vCPUs run on, and each source workload is gone after its confirm. The second
  * source tracks dirty pages with the userfaultfd the incoming workload handed over when it
- * registered on B. */
+ * registered on B, and B's agent, which started that workload, reaps it once it has left. */
 #include "migration_harness.h"
 #include "migration_source.h"
 #include "test.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,9 +132,20 @@ FERRY_TEST(migration_again_a_migrated_vm_migrates_back)
 	c.dst = a;
 	snprintf(on_a, sizeof on_a, "%s/src/incoming-vm1.sock", c.dir);
 	snprintf(c.incoming, sizeof c.incoming, "%s", on_a);
+	uint64_t b_pid = 0; /* B's workload: B's agent started it, so B's agent must reap it */
+	EXPECT_EQ_INT(mh_workload_says(on_b, "attach", reply, sizeof reply), 0);
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "pid", &b_pid), 0);
 	migrate(&c, "mig-b", "token-b", &listed);
 	EXPECT(listed);
 	EXPECT(mh_workload_gone(on_b)); /* B released its copy after A's confirm */
+	/* ... and reaped it: a zombie would still answer kill(pid, 0). */
+	int alive = b_pid > 0;
+	for (int i = 0; i < 500 && alive; i++) {
+		alive = kill((pid_t)b_pid, 0) == 0;
+		if (alive)
+			usleep(10000);
+	}
+	EXPECT(b_pid > 0 && !alive);
 	expect_runs(on_a);
 
 	mh_workload_says(on_a, "quit", reply, sizeof reply);
