@@ -21,7 +21,9 @@
  *   attach  -> ok attach pid=N base=0xADDR ram_bytes=N page_size=4096 uffd=0|1
  *              with SCM_RIGHTS on the same message: the guest-RAM memfd, then (uffd=1) a fresh
  *              userfaultfd created by the workload for its own memory. The workload keeps no copy
- *              of that userfaultfd: the receiver's tracker is its only user.
+ *              of that userfaultfd: the receiver's tracker is its only user. uffd=1 with --uffd,
+ *              and always for a workload registered with an agent: a userfaultfd serves a single
+ *              tracker (UFFDIO_API once), so each migration of the VM attaches for its own.
  *   export  -> ok export vcpus=N state=BLOB   frozen only (else "error not frozen"): where every
  *              vCPU is in its pattern (BLOB: workload_state.h), for a destination to continue
  *   quit    -> ok bye                    the workload stops its vCPUs and exits 0

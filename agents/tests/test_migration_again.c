@@ -169,3 +169,36 @@ FERRY_TEST(migration_again_prepare_source_refuses_an_unstarted_incoming_vm)
 	EXPECT_EQ_STR(err, "VM vm-in has no userfaultfd for dirty tracking");
 	EXPECT(m.src == NULL);
 }
+
+/* A migration that rolled back leaves the VM migratable: the next attempt from the same host
+ * tracks dirty pages again and completes. */
+FERRY_TEST(migration_again_after_a_rollback)
+{
+	struct mh_cluster c;
+	char reply[256];
+	EXPECT_EQ_INT(mh_setup(&c, NULL, NULL, RAM, "2000"), 0);
+	Ferry__V1__MigrationPolicy slow = converging();
+	slow.bandwidth_bytes_per_sec = 4u << 20; /* round 0 takes ~8 s: the abort lands in it */
+	EXPECT_EQ_INT(mh_begin(&c, "mig-1", "token-1", &slow), 0);
+	usleep(300000); /* most likely inside round 0 by now; the checks below hold wherever it lands */
+	/* As a coordinator does: abort both sides. */
+	EXPECT_EQ_INT(mh_abort(&c.src, "mig-1", 3), 0);
+	EXPECT_EQ_INT(mh_abort(&c.dst, "mig-1", 2), 0);
+	Ferry__V1__Progress *p = mh_final_progress(&c.src);
+	EXPECT(p && p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK);
+	if (p)
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+	Ferry__V1__Progress *q = mh_final_progress(&c.dst);
+	EXPECT(q && q->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	EXPECT(mh_workload_gone(c.incoming));
+	EXPECT_EQ_INT(mh_source_runs_on(&c), 0);
+
+	int listed = 0;
+	migrate(&c, "mig-2", "token-2", &listed);
+	EXPECT(listed);
+	expect_runs(c.incoming);
+	mh_workload_says(c.incoming, "quit", reply, sizeof reply);
+	mh_teardown(&c);
+}
