@@ -576,6 +576,9 @@ static void check_started(struct ferry_migration_dest *d, struct ferry_vm_listen
 			ferry_log(FERRY_LOG_ERROR, "msg=\"cannot send RESUME_CONFIRM\" migration_id=%s reason=\"%s\"",
 				  d->m->id, ferry_wire_strerror(rc));
 		ferry_migration_fire(d->m, FERRY_MIG_EV_STARTED, 0, NULL);
+		/* The workload is this host's VM now, outliving this record: the VM listener reaps it. */
+		if (d->pid > 0 && ferry_vm_listener_adopt_child(vms, d->m->vm_id, d->pid) == 0)
+			d->pid = 0;
 		struct ferry_mig_report rep; /* receivers are done: the devices are ours to read */
 		ferry_migration_report_base(d->m, &rep);
 		ferry_mig_device_binding_report(d->m->devices, &rep);

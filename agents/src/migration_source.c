@@ -30,9 +30,12 @@ bool ferry__source_aborted(struct ferry_migration_source *s)
 	return a;
 }
 
-/* `attach` on the workload's control socket, for guest RAM's address in the workload. */
-static int workload_base(const char *control, uint64_t ram_bytes, uint64_t *base, char *err, size_t errlen)
+/* `attach` on the workload's control socket, for guest RAM's address in the workload and a fresh
+ * userfaultfd (*uffd, -1 if the workload gave none; ours to close). */
+static int workload_attach(const char *control, uint64_t ram_bytes, uint64_t *base, int *uffd, char *err,
+			   size_t errlen)
 {
+	*uffd = -1;
 	int fd;
 	int rc = ferry_workload_ipc_connect(control, &fd);
 	if (rc) {
@@ -44,15 +47,16 @@ static int workload_base(const char *control, uint64_t ram_bytes, uint64_t *base
 	close(fd);
 	if (rc)
 		return rc;
-	close(a.memfd); /* the registry's memfd and uffd are the ones we use */
-	if (a.uffd >= 0)
-		close(a.uffd);
+	close(a.memfd); /* the registry's memfd is the one we map */
 	if (a.ram_bytes != ram_bytes) {
+		if (a.uffd >= 0)
+			close(a.uffd);
 		ferry_errbuf_set(err, errlen, "workload reports %llu bytes of RAM, registered %llu",
 				 (unsigned long long)a.ram_bytes, (unsigned long long)ram_bytes);
 		return -EPROTO;
 	}
 	*base = a.base;
+	*uffd = a.uffd;
 	return 0;
 }
 
@@ -91,10 +95,15 @@ static void source_release(struct ferry_migration_source *s)
 int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry_vm_entry *vm,
 				   const char *destination_address, char *err, size_t errlen)
 {
-	if (vm->reg.incoming || vm->uffd < 0) {
-		ferry_errbuf_set(err, errlen, "VM %s is an incoming VM, not one that runs here", vm->reg.vm_id);
+	if (vm->reg.incoming && !vm->started) {
+		ferry_errbuf_set(err, errlen, "VM %s is still arriving here (incoming, not started yet)", vm->reg.vm_id);
 		return -EINVAL;
 	}
+	if (vm->uffd < 0) {
+		ferry_errbuf_set(err, errlen, "VM %s has no userfaultfd for dirty tracking", vm->reg.vm_id);
+		return -EINVAL;
+	}
+	int fresh_uffd = -1;
 	struct ferry_migration_source *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
@@ -112,7 +121,7 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 	const char *vfault = getenv("FERRY_TEST_CORRUPT_VCPU_STATE");
 	s->corrupt_vcpu_state = vfault && strcmp(vfault, "1") == 0;
 
-	int rc = workload_base(s->control_path, s->ram_bytes, &s->base, err, errlen);
+	int rc = workload_attach(s->control_path, s->ram_bytes, &s->base, &fresh_uffd, err, errlen);
 	if (rc)
 		goto fail;
 	void *ram = mmap(NULL, s->ram_bytes, PROT_READ, MAP_SHARED, vm->memfd, 0);
@@ -122,14 +131,21 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 		goto fail;
 	}
 	s->ram = ram;
-	rc = ferry_dirty_tracker_open(s->pid, vm->uffd, s->base, s->ram_bytes, &s->tracker, err, errlen);
+	/* This migration's own userfaultfd: the registered one serves a single tracker, so it is only
+	 * the fallback for a workload that hands over none on attach. The tracker keeps a dup. */
+	rc = ferry_dirty_tracker_open(s->pid, fresh_uffd >= 0 ? fresh_uffd : vm->uffd, s->base, s->ram_bytes,
+				      &s->tracker, err, errlen);
 	if (rc)
 		goto fail;
+	if (fresh_uffd >= 0)
+		close(fresh_uffd);
 	if (m->devices) /* the hook list was empty: this cannot fail */
 		(void)ferry_mig_device_set_register(&m->devices->set, &s->devices);
 	m->src = s;
 	return 0;
 fail:
+	if (fresh_uffd >= 0)
+		close(fresh_uffd);
 	source_release(s);
 	pthread_mutex_destroy(&s->bucket_lock);
 	free(s);

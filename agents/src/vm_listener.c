@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "errbuf.h"
@@ -147,10 +148,54 @@ fail:
 	return rc;
 }
 
+/* Waits (without blocking) for every child queued for reaping; keeps those still running. */
+static void reap_children(struct ferry_vm_listener *l)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < l->n_reap; i++) {
+		int status = 0;
+		pid_t r = waitpid(l->reap[i], &status, WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			l->reap[kept++] = l->reap[i];
+			continue;
+		}
+		l->reaped++;
+		if (r == l->reap[i])
+			ferry_log(FERRY_LOG_INFO, "msg=\"VM workload reaped\" pid=%d exit=%d signal=%d", (int)r,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	}
+	l->n_reap = kept;
+}
+
+/* An unregistered VM whose workload is our child: wait for its exit from now on. */
+static void queue_reap(struct ferry_vm_listener *l, pid_t child)
+{
+	if (l->n_reap == FERRY_VM_REAP_MAX) {
+		ferry_log(FERRY_LOG_WARNING, "msg=\"too many exiting VM workloads to wait for; one stays a zombie\" pid=%d",
+			  (int)child);
+		return;
+	}
+	l->reap[l->n_reap++] = child;
+	l->reap_due_ms = 0; /* the next on_timer looks at once */
+}
+
+int ferry_vm_listener_adopt_child(struct ferry_vm_listener *l, const char *vm_id, pid_t pid)
+{
+	struct ferry_vm_entry *e = (struct ferry_vm_entry *)ferry_vm_registry_find(&l->registry, vm_id);
+	if (!e)
+		return -ENOENT;
+	e->child = pid;
+	return 0;
+}
+
 static void close_conn(struct ferry_vm_listener *l, struct ferry_vm_conn *c, bool notify)
 {
 	char vm_id[FERRY_VM_ID_MAX];
+	const struct ferry_vm_entry *e = c->registered ? ferry_vm_registry_by_owner(&l->registry, c->id) : NULL;
+	pid_t child = e ? e->child : 0;
 	if (c->registered && ferry_vm_registry_remove_owner(&l->registry, c->id, vm_id, sizeof vm_id)) {
+		if (child > 0 && notify) /* (not when the agent stops: its VMs run on without it) */
+			queue_reap(l, child);
 		l->unregistered++;
 		ferry_log(FERRY_LOG_INFO, "msg=\"VM unregistered\" vm_id=%s pid=%d", vm_id, (int)c->peer_pid);
 		if (notify && l->on_change)
@@ -235,9 +280,10 @@ static void handle_register(struct ferry_vm_listener *l, struct ferry_vm_conn *c
 	if (rc == 0)
 		rc = ferry_vm_registration_check(&reg, c->peer_pid, c->fds, c->nfds, err, sizeof err);
 	int memfd = -1, uffd = -1;
-	if (rc == 0 && reg.incoming)
+	if (rc == 0 && reg.incoming) {
 		rc = create_incoming_memfd(&reg, &memfd, err, sizeof err);
-	else if (rc == 0) {
+		uffd = c->fds[0];
+	} else if (rc == 0) {
 		memfd = c->fds[0];
 		uffd = c->fds[1];
 	}
@@ -457,6 +503,10 @@ void ferry_vm_listener_on_poll(struct ferry_vm_listener *l, const struct pollfd 
 
 void ferry_vm_listener_on_timer(struct ferry_vm_listener *l, uint64_t now_ms)
 {
+	if (l->n_reap && now_ms >= l->reap_due_ms) {
+		reap_children(l);
+		l->reap_due_ms = now_ms + FERRY_VM_REAP_RETRY_MS;
+	}
 	for (size_t i = 0; i < FERRY_VM_MAX_CONNS; i++) {
 		struct ferry_vm_conn *c = &l->conns[i];
 		if (c->fd >= 0 && !c->registered && now_ms >= c->deadline_ms) {
@@ -469,7 +519,7 @@ void ferry_vm_listener_on_timer(struct ferry_vm_listener *l, uint64_t now_ms)
 
 uint64_t ferry_vm_listener_next_deadline(const struct ferry_vm_listener *l)
 {
-	uint64_t due = UINT64_MAX;
+	uint64_t due = l->n_reap ? l->reap_due_ms : UINT64_MAX;
 	for (size_t i = 0; i < FERRY_VM_MAX_CONNS; i++) {
 		const struct ferry_vm_conn *c = &l->conns[i];
 		if (c->fd >= 0 && !c->registered && c->deadline_ms < due)

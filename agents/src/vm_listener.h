@@ -10,6 +10,10 @@
  * Each connection must send its `register` line within FERRY_VM_REGISTER_TIMEOUT_MS; a bad one gets
  * "error <reason>" and is closed, and the listener serves the next. A registered VM's connection
  * stays open: its close unregisters the VM. Every register and unregister calls on_change.
+ *
+ * A workload this agent started (an incoming VM that ran here) is its child: once it unregisters,
+ * the listener waits for its exit (polling from on_timer), so that VMs that arrive here and later
+ * migrate on or quit leave no zombies, however long ago their migration record went.
  */
 #ifndef FERRY_VM_LISTENER_H
 #define FERRY_VM_LISTENER_H
@@ -25,6 +29,8 @@
 #define FERRY_VM_MAX_CONNS (FERRY_MAX_VMS + 8) /* every VM holds one; a few more may be registering */
 #define FERRY_VM_REGISTER_TIMEOUT_MS 5000u
 #define FERRY_VM_SOCKET_PATH_MAX 108u
+#define FERRY_VM_REAP_MAX (2 * FERRY_MAX_VMS) /* exited-or-exiting children waited for at once */
+#define FERRY_VM_REAP_RETRY_MS 100u
 
 struct ferry_vm_conn {
 	int fd;             /* -1: slot free */
@@ -53,6 +59,11 @@ struct ferry_vm_listener {
 	 * start exits at once and its registry entry goes with its connection. */
 	char last_start_vm[FERRY_VM_ID_MAX];
 	char last_start_answer[160];
+	/* Children whose VM unregistered, until they are reaped. */
+	pid_t reap[FERRY_VM_REAP_MAX];
+	size_t n_reap;
+	uint64_t reap_due_ms;
+	uint64_t reaped; /* counter, for logs and tests */
 };
 
 /* The default socket path: $XDG_RUNTIME_DIR/ferry/agent.sock when that is set, else
@@ -74,10 +85,14 @@ void ferry_vm_listener_close(struct ferry_vm_listener *l);
 int ferry_vm_listener_start(struct ferry_vm_listener *l, const char *vm_id, unsigned vcpus, const char *state_blob,
 			    char *err, size_t errlen);
 
+/* VM `vm_id`'s workload is our child `pid` (an incoming VM we started, now running): the listener
+ * reaps it once it has unregistered and exited. -ENOENT when no such VM is registered. */
+int ferry_vm_listener_adopt_child(struct ferry_vm_listener *l, const char *vm_id, pid_t pid);
+
 /* Fills up to `max` pollfds (the listener while a slot is free, then each connection). */
 size_t ferry_vm_listener_pollfds(const struct ferry_vm_listener *l, struct pollfd *pfds, size_t max);
 void ferry_vm_listener_on_poll(struct ferry_vm_listener *l, const struct pollfd *pfds, size_t n, uint64_t now_ms);
-/* Closes connections that did not register in time. */
+/* Closes connections that did not register in time; reaps children that exited. */
 void ferry_vm_listener_on_timer(struct ferry_vm_listener *l, uint64_t now_ms);
 uint64_t ferry_vm_listener_next_deadline(const struct ferry_vm_listener *l);
 

@@ -35,15 +35,16 @@ int ferry_vm_registration_check(const struct ferry_vm_registration *reg, pid_t p
 				 (int)peer_pid);
 		return -EINVAL;
 	}
-	int want = reg->incoming ? 0 : 2;
+	int want = reg->incoming ? 1 : 2;
 	if (nfds != want) {
 		ferry_errbuf_set(err, errlen, "mode=%s needs %d fds (%s), %d came with the message",
 				 reg->incoming ? "incoming" : "run", want,
-				 reg->incoming ? "the agent creates guest RAM" : "guest RAM memfd, then userfaultfd", nfds);
+				 reg->incoming ? "userfaultfd; the agent creates guest RAM" : "guest RAM memfd, then userfaultfd",
+				 nfds);
 		return -EBADF;
 	}
 	if (reg->incoming)
-		return 0;
+		return ferry_fd_check_userfaultfd(fds[0], "the fd", err, errlen);
 	int rc = ferry_fd_check_memfd_size(fds[0], reg->ram_bytes, "the guest RAM fd", err, errlen);
 	if (rc)
 		return rc == -EBADF ? rc : -EINVAL;

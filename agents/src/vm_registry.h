@@ -23,9 +23,11 @@ struct ferry_vm_entry {
 	bool used;
 	struct ferry_vm_registration reg;
 	int memfd;      /* guest RAM; ours (a dup of the workload's, or the one we created if incoming) */
-	int uffd;       /* the workload's userfaultfd for dirty tracking; -1 for an incoming VM */
+	int uffd;       /* the workload's userfaultfd for dirty tracking (an incoming VM's too) */
 	uint64_t owner; /* the registration connection */
-	bool started;   /* incoming VM: the workload answered `start` with "ok started" */
+	pid_t child;    /* this agent started the workload (an incoming VM): reaped once it exits; 0 = not ours */
+	bool started;   /* incoming VM: the workload answered `start` with "ok started"; from then on an
+			 * ordinary VM of this host (it runs here and may migrate on) */
 	char start_answer[160]; /* incoming VM: the workload's answer to `start`, "" before */
 	char launch_words[FERRY_VM_LAUNCH_TEXT_MAX];     /* reg.launch split at its commas */
 	char *launch_args[FERRY_VM_LAUNCH_ARGS_MAX];     /* into launch_words, for the Inventory */
@@ -41,12 +43,12 @@ void ferry_vm_registry_init(struct ferry_vm_registry *r);
 
 /* Checks a parsed registration against what came with it: the page size, the peer's pid (from
  * SO_PEERCRED; 0 = unknown, not checked), and the fds: mode=run needs exactly a memfd of ram_bytes
- * then a userfaultfd; mode=incoming needs none. Pure validation: nothing is kept or closed.
+ * then a userfaultfd; mode=incoming exactly a userfaultfd (for when it runs here and migrates on). Pure validation: nothing is kept or closed.
  * -EINVAL / -EBADF with the reason in err. */
 int ferry_vm_registration_check(const struct ferry_vm_registration *reg, pid_t peer_pid, const int *fds, int nfds,
 				char *err, size_t errlen);
 
-/* Adds a checked registration; takes memfd and uffd (-1 for none) on success only. -EEXIST when
+/* Adds a checked registration; takes memfd and uffd on success only. -EEXIST when
  * the VM id is registered already, -ENOSPC when FERRY_MAX_VMS are. Reason in err. */
 int ferry_vm_registry_add(struct ferry_vm_registry *r, const struct ferry_vm_registration *reg, int memfd, int uffd,
 			  uint64_t owner, char *err, size_t errlen);

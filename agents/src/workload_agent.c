@@ -59,10 +59,17 @@ int ferry_workload_agent_register_incoming(const char *socket_path, const struct
 					   int *agent_fd, int *memfd, char *err, size_t errlen)
 {
 	*agent_fd = -1;
+	/* For later: once started, this VM runs here and may migrate on, tracked like any other. */
+	int uffd = ferry_workload_create_userfaultfd();
+	if (uffd < 0) {
+		ferry_errbuf_set(err, errlen, "userfaultfd() for the agent's dirty tracking: %s", strerror(-uffd));
+		return uffd;
+	}
 	int fd = -1;
 	int rc = connect_agent(socket_path, &fd, err, errlen);
 	if (rc == 0)
-		rc = ferry_workload_ipc_register(fd, reg, -1, -1, memfd, FERRY_WORKLOAD_AGENT_TIMEOUT_MS, err, errlen);
+		rc = ferry_workload_ipc_register(fd, reg, -1, uffd, memfd, FERRY_WORKLOAD_AGENT_TIMEOUT_MS, err, errlen);
+	close(uffd); /* the agent's copy is the only one that counts */
 	if (rc) {
 		if (fd >= 0)
 			close(fd);

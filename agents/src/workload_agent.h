@@ -24,8 +24,9 @@ int ferry_workload_create_userfaultfd(void);
 int ferry_workload_agent_register(const char *socket_path, const struct ferry_vm_registration *reg,
 				  struct ferry_workload *w, int *agent_fd, char *err, size_t errlen);
 
-/* Connects and registers an incoming VM (reg->incoming must be set): *memfd receives the guest RAM
- * the agent created (a memfd of reg->ram_bytes). */
+/* Connects and registers an incoming VM (reg->incoming must be set), handing over a fresh
+ * userfaultfd (for when the VM, started, migrates on): *memfd receives the guest RAM the agent
+ * created (a memfd of reg->ram_bytes). */
 int ferry_workload_agent_register_incoming(const char *socket_path, const struct ferry_vm_registration *reg,
 					   int *agent_fd, int *memfd, char *err, size_t errlen);
 

@@ -70,7 +70,10 @@ static int handle_verify(struct ferry_workload *w, int fd)
 static int handle_attach(struct ferry_workload *w, const struct ferry_workload_control_options *opt, int fd)
 {
 	int fds[2] = {ferry_workload_memfd(w), -1};
-	if (opt->give_uffd) {
+	/* A registered VM may migrate more than once (or again after a rollback), and a userfaultfd
+	 * serves one tracker only (UFFDIO_API once): each attach brings a fresh one. */
+	int give = opt->give_uffd || opt->agent_fd >= 0;
+	if (give) {
 		fds[1] = ferry_workload_create_userfaultfd();
 		if (fds[1] < 0) {
 			ferry_log(FERRY_LOG_ERROR, "msg=\"userfaultfd() failed\" errno=%d reason=\"%s\"", -fds[1],
@@ -81,12 +84,12 @@ static int handle_attach(struct ferry_workload *w, const struct ferry_workload_c
 	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
 	snprintf(line, sizeof line, "ok attach pid=%d base=0x%" PRIxPTR " ram_bytes=%" PRIu64 " page_size=%u uffd=%d\n",
 		 (int)getpid(), (uintptr_t)ferry_workload_base(w), ferry_workload_ram_bytes(w), FERRY_PAGE_BYTES,
-		 opt->give_uffd ? 1 : 0);
-	int rc = ferry_workload_ipc_send_line(fd, line, fds, opt->give_uffd ? 2 : 1);
+		 give);
+	int rc = ferry_workload_ipc_send_line(fd, line, fds, give ? 2 : 1);
 	/* The receiver's copy is the only one that counts: when its tracker closes it, tracking ends. */
 	if (fds[1] >= 0)
 		close(fds[1]);
-	ferry_log(FERRY_LOG_INFO, "msg=\"attach handed over guest RAM\" uffd=%d", opt->give_uffd ? 1 : 0);
+	ferry_log(FERRY_LOG_INFO, "msg=\"attach handed over guest RAM\" uffd=%d", give);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
 struct ferry_workload_control_options {
 	int listen_fd;  /* from ferry_workload_ipc_listen */
 	int stop_fd;    /* readable = stop (a signalfd for SIGTERM/SIGINT); -1 for none */
-	int give_uffd;  /* `attach` creates and hands over a userfaultfd too */
+	int give_uffd;  /* `attach` creates and hands over a userfaultfd too (always when agent_fd >= 0) */
 	int agent_fd;   /* registration connection to the agent, served as a client (closed here); -1: none */
 };
 

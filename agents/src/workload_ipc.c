@@ -395,7 +395,9 @@ int ferry_workload_ipc_register(int fd, const struct ferry_vm_registration *r, i
 		return -EINVAL;
 	}
 	int give[2] = {memfd, uffd};
-	int rc = ferry_workload_ipc_send_line(fd, line, give, r->incoming ? 0 : 2);
+	if (r->incoming)
+		give[0] = uffd;
+	int rc = ferry_workload_ipc_send_line(fd, line, give, r->incoming ? 1 : 2);
 	if (rc) {
 		ferry_errbuf_set(err, errlen, "register: sending to the agent: %s", strerror(-rc));
 		return rc;

@@ -21,7 +21,9 @@
  *   attach  -> ok attach pid=N base=0xADDR ram_bytes=N page_size=4096 uffd=0|1
  *              with SCM_RIGHTS on the same message: the guest-RAM memfd, then (uffd=1) a fresh
  *              userfaultfd created by the workload for its own memory. The workload keeps no copy
- *              of that userfaultfd: the receiver's tracker is its only user.
+ *              of that userfaultfd: the receiver's tracker is its only user. uffd=1 with --uffd,
+ *              and always for a workload registered with an agent: a userfaultfd serves a single
+ *              tracker (UFFDIO_API once), so each migration of the VM attaches for its own.
  *   export  -> ok export vcpus=N state=BLOB   frozen only (else "error not frozen"): where every
  *              vCPU is in its pattern (BLOB: workload_state.h), for a destination to continue
  *   quit    -> ok bye                    the workload stops its vCPUs and exits 0
@@ -41,7 +43,10 @@
  *     Inventory launch_args; a coordinator copies them (and vcpus) into PrepareDestination, and the
  *     destination agent starts its incoming workload with them.
  *     mode=run: SCM_RIGHTS carries the guest-RAM memfd, then a fresh userfaultfd for that memory.
- *     mode=incoming (a migration destination): no fds; the agent creates guest RAM.
+ *     mode=incoming (a migration destination): SCM_RIGHTS carries only a fresh userfaultfd; the
+ *     agent creates guest RAM. Once started, an incoming VM is an ordinary VM of its new host and
+ *     may migrate on: a userfaultfd tracks only its creator's memory, so the workload must hand it
+ *     over (the agent cannot make one for another process).
  *   -> ok registered vm=ID               (mode=run)
  *   -> ok registered vm=ID memfd=1       (mode=incoming) + SCM_RIGHTS: a memfd of ram_bytes that
  *                                         the agent fills with the source's memory
@@ -132,8 +137,8 @@ int ferry_workload_ipc_format_register(const struct ferry_vm_registration *r, ch
  * what came along (fds, sizes) is the registry's business. -EINVAL with the reason in err. */
 int ferry_workload_ipc_parse_register(const char *line, struct ferry_vm_registration *out, char *err, size_t errlen);
 
-/* Workload side of registration: sends `register` (with memfd and uffd for mode=run) and reads
- * the answer. For mode=incoming *memfd_out receives the agent's memfd (checked: a memfd of
+/* Workload side of registration: sends `register` (with memfd and uffd for mode=run, uffd only
+ * for mode=incoming; memfd is ignored then) and reads the answer. For mode=incoming *memfd_out receives the agent's memfd (checked: a memfd of
  * ram_bytes). 0; -ECONNREFUSED with the agent's reason in err when it said "error"; -EPROTO for
  * an unexpected reply; -errno. */
 int ferry_workload_ipc_register(int fd, const struct ferry_vm_registration *r, int memfd, int uffd, int *memfd_out,

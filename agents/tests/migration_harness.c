@@ -81,7 +81,9 @@ static int start_host(struct mh_cluster *c, struct mh_host *h, const char *name,
 	bin_path(agent, sizeof agent, "ferry-agent");
 	if (test_peer_listen(&h->ferryd))
 		return -1;
-	snprintf(h->vm_socket, sizeof h->vm_socket, "%s/%s.sock", c->dir, name);
+	/* A directory per host, as on two machines: each agent puts its incoming workloads' control
+	 * sockets next to its VM socket, so a VM migrating back must not meet its own old socket. */
+	snprintf(h->vm_socket, sizeof h->vm_socket, "%s/%s/%s.sock", c->dir, name, name);
 	const char *argv[] = {agent, "--coordinator", h->ferryd.address, "--host-id", name, "--data-listen",
 			      "127.0.0.1:0", "--vm-socket", h->vm_socket, "--log-level", "info",
 			      h->config[0] ? "--config" : NULL, h->config, NULL};
@@ -165,7 +167,7 @@ static int setup(struct mh_cluster *c, const char *const *src_env, const char *c
 	if (start_host(c, &c->src, "src", src_env) || start_host(c, &c->dst, "dst", dst_env))
 		return -1;
 	snprintf(c->control, sizeof c->control, "%s/src-vm1.ctl", c->dir);
-	snprintf(c->incoming, sizeof c->incoming, "%s/incoming-vm1.sock", c->dir);
+	snprintf(c->incoming, sizeof c->incoming, "%s/dst/incoming-vm1.sock", c->dir);
 	char bin[PATH_MAX];
 	bin_path(bin, sizeof bin, "ferry-workload");
 	const char *argv[] = {bin, "--control", c->control, "--ram", ram, "--vcpus", "2", "--pattern", "uniform",

@@ -198,13 +198,15 @@ FERRY_TEST(vm_listener_answers_each_bad_registration_and_serves_the_next)
 	EXPECT_EQ_INT(exchange(&l, good, line, fds, 2, answer, sizeof answer, NULL), 0);
 	EXPECT_EQ_STR(answer, "ok registered vm=vm-1");
 
-	/* An incoming VM gets a memfd of its size from the agent. */
+	/* An incoming VM hands over its userfaultfd and gets a memfd of its size from the agent. */
 	int in = connect_to(path), memfd = -1;
 	register_line(line, sizeof line, "vm-in", 8u << 20, 4096, "incoming");
-	EXPECT_EQ_INT(exchange(&l, in, line, NULL, 0, answer, sizeof answer, &memfd), 0);
+	EXPECT_EQ_INT(exchange(&l, in, line, &uffd, 1, answer, sizeof answer, &memfd), 0);
 	EXPECT_EQ_STR(answer, "ok registered vm=vm-in memfd=1");
 	struct stat st;
 	EXPECT(memfd >= 0 && fstat(memfd, &st) == 0 && st.st_size == (off_t)(8u << 20));
+	const struct ferry_vm_entry *in_e = ferry_vm_registry_find(&l.registry, "vm-in");
+	EXPECT(in_e && in_e->uffd >= 0 && in_e->memfd >= 0 && !in_e->started);
 	EXPECT_EQ_U64(l.registry.count, 2);
 	ferry_vm_listener_close(&l);
 	close(in);
@@ -214,6 +216,58 @@ FERRY_TEST(vm_listener_answers_each_bad_registration_and_serves_the_next)
 	close(uffd);
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+/* An incoming VM's workload is the agent's child: once it ran here (adopted) and exits, the
+ * listener reaps it, with no migration record left to do so. The child registers for real
+ * (mode=incoming: its own userfaultfd, the agent's memfd back), then exits when told. */
+FERRY_TEST(vm_listener_reaps_an_adopted_workload_after_it_exits)
+{
+	char path[108], err[256];
+	socket_path(path, sizeof path, "reap.sock");
+	struct ferry_vm_listener l;
+	EXPECT_EQ_INT(ferry_vm_listener_open(&l, path, NULL, NULL, err, sizeof err), 0);
+	int go[2];
+	EXPECT_EQ_INT(pipe(go), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct ferry_vm_registration reg = {.vcpus = 1, .ram_bytes = 1u << 20, .page_size = 4096, .incoming = 1};
+		snprintf(reg.vm_id, sizeof reg.vm_id, "vm-child");
+		snprintf(reg.control, sizeof reg.control, "/tmp/unused-control.sock");
+		reg.pid = getpid();
+		int fd = -1, memfd = -1;
+		char cerr[256];
+		if (ferry_workload_agent_register_incoming(path, &reg, &fd, &memfd, cerr, sizeof cerr))
+			_exit(3);
+		char c;
+		_exit(read(go[0], &c, 1) == 1 ? 0 : 4);
+	}
+	EXPECT(pid > 0);
+	for (int i = 0; i < 200 && !ferry_vm_registry_find(&l.registry, "vm-child"); i++)
+		pump(&l, 10);
+	const struct ferry_vm_entry *e = ferry_vm_registry_find(&l.registry, "vm-child");
+	EXPECT(e && e->reg.pid == pid && e->uffd >= 0 && e->child == 0);
+	EXPECT_EQ_INT(ferry_vm_listener_adopt_child(&l, "vm-nope", pid), -ENOENT);
+	EXPECT_EQ_INT(ferry_vm_listener_adopt_child(&l, "vm-child", pid), 0);
+	EXPECT_EQ_INT(write(go[1], "x", 1), 1);
+	/* Its connection closes as it exits: unregistered, then reaped from on_timer. */
+	for (int i = 0; i < 500 && l.reaped == 0; i++) {
+		pump(&l, 10);
+		ferry_vm_listener_on_timer(&l, ferry_monotonic_ms() + FERRY_VM_REAP_RETRY_MS);
+	}
+	EXPECT(ferry_vm_registry_find(&l.registry, "vm-child") == NULL);
+	EXPECT_EQ_U64(l.reaped, 1);
+	EXPECT_EQ_U64(l.n_reap, 0);
+	errno = 0;
+	EXPECT_EQ_INT(waitpid(pid, NULL, WNOHANG), -1); /* nothing left to wait for: the listener did */
+	EXPECT_EQ_INT(errno, ECHILD);
+	if (l.reaped == 0) { /* do not leave it behind */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	ferry_vm_listener_close(&l);
+	close(go[0]);
+	close(go[1]);
 }
 
 static const char *agent_bin(void)

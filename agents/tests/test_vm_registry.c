@@ -105,8 +105,14 @@ FERRY_TEST(vm_registration_check_names_every_bad_input)
 
 	struct ferry_vm_registration in = r;
 	in.incoming = 1;
-	EXPECT_EQ_INT(ferry_vm_registration_check(&in, getpid(), NULL, 0, err, sizeof err), 0);
+	/* An incoming VM brings only its userfaultfd: to be tracked once it runs here and migrates on. */
+	int in_fds[1] = {uffd};
+	EXPECT_EQ_INT(ferry_vm_registration_check(&in, getpid(), in_fds, 1, err, sizeof err), 0);
+	EXPECT_EQ_INT(ferry_vm_registration_check(&in, getpid(), NULL, 0, err, sizeof err), -EBADF);
+	EXPECT(strstr(err, "mode=incoming needs 1 fds") != NULL && strstr(err, "0 came") != NULL);
 	EXPECT_EQ_INT(ferry_vm_registration_check(&in, getpid(), fds, 1, err, sizeof err), -EBADF);
+	EXPECT(strstr(err, "not a userfaultfd") != NULL);
+	EXPECT_EQ_INT(ferry_vm_registration_check(&in, getpid(), fds, 2, err, sizeof err), -EBADF);
 	close(memfd);
 	close(small);
 	close(uffd);
