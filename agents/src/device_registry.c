@@ -120,7 +120,7 @@ static int recover_device(struct ferry_device_registry *r, size_t i)
 	if (how == FERRY_RECOVER_NONE)
 		return 0;
 	char err[256] = "", q[300];
-	const char *action = "set_state RUNNING";
+	const char *action = "set_state_running";
 	if (how == FERRY_RECOVER_TO_RUNNING) {
 		uint32_t now;
 		int fd;

@@ -3,11 +3,17 @@
  * RESUMING; after an Abort the source's device rolls back to RUNNING and an Inventory says so,
  * although no VM changed on the source (before, only VM changes sent one, and ferryd's view of the
  * devices stayed stale). The migration never converges (16 MiB dirtied hot under an 8 MiB/s cap,
- * 1 ms budget), so only the Abort ends it. */
+ * 1 ms budget), so only the Abort ends it.
+ *
+ * And the destination agent SIGKILLed mid-precopy, its device stranded in RESUMING in
+ * ferry-simdevd: the restarted agent returns it to RUNNING (device_registry.h), its first Inventory
+ * says so, and the host accepts the next PrepareDestination with that device. */
 #include "ferry.pb-c.h"
 #include "frame.h"
 #include "migration_harness.h"
 #include "test.h"
+
+#include "sim_backend.h"
 
 #include <string.h>
 
@@ -58,14 +64,20 @@ static int inventory_shows(struct mh_host *h, const char *device, int state, boo
 	return 0;
 }
 
-FERRY_TEST(agent_inventory_follows_device_states_through_a_migration_and_its_abort)
+static Ferry__V1__MigrationPolicy never_converging(void)
 {
-	struct mh_cluster c;
-	EXPECT_EQ_INT(mh_setup_devices(&c, NULL, INV_SIM_DEVICE("sim-a"), INV_SIM_DEVICE("sim-b"), "16MiB", "20000"), 0);
 	Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
 	pol.max_downtime_ms = 1;
 	pol.max_rounds = 1000;
 	pol.bandwidth_bytes_per_sec = 8ull << 20;
+	return pol;
+}
+
+FERRY_TEST(agent_inventory_follows_device_states_through_a_migration_and_its_abort)
+{
+	struct mh_cluster c;
+	EXPECT_EQ_INT(mh_setup_devices(&c, NULL, INV_SIM_DEVICE("sim-a"), INV_SIM_DEVICE("sim-b"), "16MiB", "20000"), 0);
+	Ferry__V1__MigrationPolicy pol = never_converging();
 	EXPECT_EQ_INT(mh_begin(&c, "mig-inv", "token-inv", &pol), 0);
 
 	/* The destination's device took the incoming state's session: ferryd is told. */
@@ -82,5 +94,72 @@ FERRY_TEST(agent_inventory_follows_device_states_through_a_migration_and_its_abo
 	EXPECT_EQ_INT(test_peer_send(&c.src.ferryd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_COMMAND, &cmd.base), 0);
 	EXPECT_EQ_INT(inventory_shows(&c.src, "sim-a", FERRY__V1__DEVICE_STATE__DEVICE_STATE_RUNNING, true, true), 1);
 	EXPECT_EQ_INT(mh_source_runs_on(&c), 0);
+	mh_teardown(&c);
+}
+
+/* sim device `name` of a host's ferry-simdevd, read directly: its state, or -1. */
+static int sim_state(const char *sim_socket, const char *name)
+{
+	char addr[256], err[256] = "";
+	snprintf(addr, sizeof addr, "socket=%s,device=%s", sim_socket, name);
+	struct ferry_device_open_args args = {.address = addr, .error = err, .error_cap = sizeof err};
+	struct ferry_device *dev = NULL;
+	if (ferry_sim_ops.open(&args, &dev) != 0)
+		return -1;
+	uint32_t state = 0;
+	int rc = dev->ops->get_state(dev, &state);
+	dev->ops->close(dev);
+	return rc == 0 ? (int)state : -1;
+}
+
+FERRY_TEST(agent_restarted_destination_resets_its_stranded_device_and_receives_again)
+{
+	struct mh_cluster c;
+	EXPECT_EQ_INT(mh_setup_devices(&c, NULL, INV_SIM_DEVICE("sim-a"), INV_SIM_DEVICE("sim-b"), "16MiB", "20000"), 0);
+	Ferry__V1__MigrationPolicy pol = never_converging();
+	EXPECT_EQ_INT(mh_begin(&c, "mig-r1", "token-r1", &pol), 0);
+	EXPECT_EQ_INT(inventory_shows(&c.dst, "sim-b", FERRY__V1__DEVICE_STATE__DEVICE_STATE_RESUMING, true, false), 1);
+
+	/* The destination agent dies mid-precopy: the source rolls back, the device model stays. */
+	mh_kill_agent(&c.dst);
+	Ferry__V1__Progress *p = mh_final_progress(&c.src);
+	EXPECT(p && p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK);
+	if (p)
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+	EXPECT(mh_workload_gone(c.incoming));
+	EXPECT_EQ_INT(sim_state(c.dst.sim_socket, "sim-b"), FERRY_MIG_RESUMING);
+
+	/* A new agent on that host: no migration owns the device, so it is reset and reported RUNNING. */
+	Ferry__V1__Inventory *inv = mh_restart_agent(&c, &c.dst, "dst");
+	EXPECT(inv != NULL);
+	if (inv) {
+		EXPECT_EQ_INT(device_state(inv, "sim-b"), FERRY__V1__DEVICE_STATE__DEVICE_STATE_RUNNING);
+		protobuf_c_message_free_unpacked(&inv->base, NULL);
+	}
+	EXPECT_EQ_INT(sim_state(c.dst.sim_socket, "sim-b"), FERRY_MIG_RUNNING);
+
+	/* The host receives again: PrepareDestination binds the device (a whole second migration of
+	 * the same source VM is not possible here: its workload's userfaultfd is set up once). */
+	ProtobufCBinaryData tok = {8, (uint8_t *)"token-r2"};
+	Ferry__V1__PrepareDestination pd = FERRY__V1__PREPARE_DESTINATION__INIT;
+	pd.vm_id = "vm1";
+	pd.source_host_id = "src";
+	pd.ram_bytes = c.vm.ram_bytes;
+	pd.vcpus = c.vm.vcpus;
+	pd.n_launch_args = c.vm.n_launch_args;
+	pd.launch_args = c.vm.launch_args;
+	pd.token = tok;
+	pd.channels = 2;
+	pd.n_devices = c.n_vm_devices;
+	pd.devices = c.vm_devices;
+	Ferry__V1__Command cmd = FERRY__V1__COMMAND__INIT;
+	cmd.migration_id = "mig-r2";
+	cmd.seq = 1;
+	cmd.body_case = FERRY__V1__COMMAND__BODY_PREPARE_DESTINATION;
+	cmd.prepare_destination = &pd;
+	EXPECT_EQ_INT((int)c.n_vm_devices, 1);
+	EXPECT_EQ_INT(mh_result_code(mh_command(&c.dst, &cmd)), 0);
+	EXPECT_EQ_INT(mh_abort(&c.dst, "mig-r2", 2), 0);
+	EXPECT_EQ_INT(sim_state(c.dst.sim_socket, "sim-b"), FERRY_MIG_RUNNING);
 	mh_teardown(&c);
 }
