@@ -149,7 +149,6 @@ static int recover_device(struct ferry_device_registry *r, size_t i)
 		  "msg=\"device was left mid-migration with no migration of this agent owning it; returned to RUNNING\" "
 		  "device=%s state_found=%s action=%s",
 		  name, ferry_mig_state_name(found), action);
-	r->recovered++;
 	return 0;
 }
 

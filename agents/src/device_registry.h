@@ -47,7 +47,6 @@ struct ferry_device_registry {
 	/* A migration holds the handle (migration_manager.c): refresh never closes it under the
 	 * migration's threads, even when the device stops answering. */
 	bool held[FERRY_MAX_DEVICES];
-	size_t recovered; /* orphaned devices returned to RUNNING (see above), for logs and tests */
 	char sim_socket[108];
 	const struct ferry_syscalls *sys; /* NULL = the real kernel */
 };
