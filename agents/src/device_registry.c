@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "device_prepare.h"
 #include "errbuf.h"
 #include "log.h"
 #include "sim_backend.h"
@@ -88,6 +89,69 @@ static int read_live(struct ferry_device_registry *r, size_t i)
 	return 0;
 }
 
+/* Pure: what to do with a device found in `state` that no migration of this agent owns. */
+enum ferry_device_recovery ferry_device_recovery_for(uint32_t state)
+{
+	switch (state) {
+	case FERRY_MIG_RUNNING:
+		return FERRY_RECOVER_NONE;
+	case FERRY_MIG_STOP:
+	case FERRY_MIG_RUNNING_P2P:
+	case FERRY_MIG_PRE_COPY:
+	case FERRY_MIG_PRE_COPY_P2P:
+	case FERRY_MIG_STOP_COPY:
+		return FERRY_RECOVER_TO_RUNNING;
+	default: /* RESUMING, ERROR, anything unknown */
+		return FERRY_RECOVER_RESET;
+	}
+}
+
+/* A device found mid-migration with no migration of this agent owning it (see the header): back to
+ * RUNNING, by the kernel's own arcs or VFIO_DEVICE_RESET, logged either way. 0 or the error. */
+static int recover_device(struct ferry_device_registry *r, size_t i)
+{
+	struct ferry_device *dev = r->dev[i];
+	const char *name = r->info[i].name;
+	uint32_t found;
+	int rc = dev->ops->get_state(dev, &found);
+	if (rc < 0)
+		return rc; /* read_live reports it */
+	enum ferry_device_recovery how = ferry_device_recovery_for(found);
+	if (how == FERRY_RECOVER_NONE)
+		return 0;
+	char err[256] = "", q[300];
+	const char *action = "set_state_running";
+	if (how == FERRY_RECOVER_TO_RUNNING) {
+		uint32_t now;
+		int fd;
+		rc = ferry_device_request(dev, name, &r->caps[i], found, FERRY_MIG_RUNNING, NULL, &now, &fd, err, sizeof err);
+		if (rc < 0) {
+			ferry_log(FERRY_LOG_WARNING, "msg=\"orphaned device did not return to RUNNING; resetting it\" "
+						     "device=%s state_found=%s reason=%s",
+				  name, ferry_mig_state_name(found), ferry_log_quote(err, q, sizeof q));
+			how = FERRY_RECOVER_RESET;
+		}
+	}
+	if (how == FERRY_RECOVER_RESET) {
+		action = "reset";
+		rc = dev->ops->reset(dev);
+		if (rc < 0)
+			snprintf(err, sizeof err, "VFIO_DEVICE_RESET: %s",
+				 ferry_device_error(dev)[0] ? ferry_device_error(dev) : strerror(-rc));
+	}
+	if (rc < 0) {
+		ferry_log(FERRY_LOG_ERROR, "msg=\"orphaned device could not be returned to RUNNING\" device=%s state_found=%s "
+					   "action=%s reason=%s",
+			  name, ferry_mig_state_name(found), action, ferry_log_quote(err, q, sizeof q));
+		return rc;
+	}
+	ferry_log(FERRY_LOG_WARNING,
+		  "msg=\"device was left mid-migration with no migration of this agent owning it; returned to RUNNING\" "
+		  "device=%s state_found=%s action=%s",
+		  name, ferry_mig_state_name(found), action);
+	return 0;
+}
+
 static int open_device(struct ferry_device_registry *r, size_t i)
 {
 	struct ferry_device_info *d = &r->info[i];
@@ -130,6 +194,8 @@ static int open_device(struct ferry_device_registry *r, size_t i)
 		return rc;
 	}
 	adopt_backend_facts(r, i, &compat);
+	if (!r->held[i])
+		recover_device(r, i);
 	if ((rc = read_live(r, i)) < 0)
 		return rc;
 	r->error[i][0] = '\0';

@@ -9,6 +9,18 @@
  * state UNSPECIFIED, and the reason is logged: the agent keeps running for the other devices.
  * Addresses: vfio devices use their config key `address`; sim devices are
  * "socket=SIM_SOCKET,device=NAME" on the host's ferry-simdevd (simdevd_launch.h).
+ *
+ * Orphaned devices: a device outlives the agent (kernel devices do; sim devices live in
+ * ferry-simdevd), but migrations do not: they live only in the agent's memory, so after an agent
+ * restart none owns any device. Whenever a device is opened while no migration holds it, a state
+ * other than RUNNING is a leftover of a dead agent's migration and would keep the host from ever
+ * migrating the device again. It is returned to RUNNING and logged (device, state found, action):
+ * - RESUMING (a partial incoming state, worthless) and ERROR (no other exit): VFIO_DEVICE_RESET.
+ * - the source side's PRE_COPY(_P2P), STOP_COPY, STOP, RUNNING_P2P: set_state RUNNING by the
+ *   kernel's arcs, as a source rollback does, so the device keeps its internal state and a VM
+ *   still using it goes on; a refused request falls back to the reset.
+ * Not handled here: a source VM whose vCPUs the dead agent had paused for the cutover stays paused
+ * (the workload only drops its throttle when its agent goes away); the operator resumes or stops it.
  */
 #ifndef FERRY_DEVICE_REGISTRY_H
 #define FERRY_DEVICE_REGISTRY_H
@@ -38,6 +50,15 @@ struct ferry_device_registry {
 	char sim_socket[108];
 	const struct ferry_syscalls *sys; /* NULL = the real kernel */
 };
+
+enum ferry_device_recovery {
+	FERRY_RECOVER_NONE,       /* RUNNING */
+	FERRY_RECOVER_TO_RUNNING, /* set_state RUNNING (kernel arcs), the reset if refused */
+	FERRY_RECOVER_RESET,      /* VFIO_DEVICE_RESET */
+};
+
+/* Pure: how an orphaned device found in `state` (enum ferry_mig_state) returns to RUNNING. */
+enum ferry_device_recovery ferry_device_recovery_for(uint32_t state);
 
 /* Copies the configured devices and opens each (see above). sim_socket may be "" when the config
  * has no sim device; sys NULL = the real kernel. Never fails as a whole. */

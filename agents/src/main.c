@@ -15,7 +15,9 @@
  * Devices: every configured device is opened through its backend at start (device_registry.h)
  * and the Inventory reports what the devices say. Sim devices live in the host's ferry-simdevd
  * (config sim_socket, default next to the VM socket); when none answers there the agent starts
- * one, detached, so it outlives the agent as kernel devices do (simdevd_launch.h).
+ * one, detached, so it outlives the agent as kernel devices do (simdevd_launch.h). A device a dead
+ * agent left mid-migration is returned to RUNNING when opened (device_registry.h). ferryd gets an
+ * Inventory when VMs change and, coalesced (inventory_pacer.h), when a migration moves a device.
  *
  * Command-line flags win over the config file. Exit status: 0 after SIGTERM/SIGINT, 2 for usage or
  * config errors, 1 when the agent cannot start (e.g. the data listen address is taken).
@@ -26,6 +28,7 @@
 #include "data_listener.h"
 #include "device_registry.h"
 #include "inventory.h"
+#include "inventory_pacer.h"
 #include "log.h"
 #include "migration_manager.h"
 #include "net.h"
@@ -54,6 +57,9 @@ struct agent {
 	struct ferry_vm_listener vms;
 	struct ferry_migration_manager migrations;
 	struct ferry_device_registry devices;
+	/* Inventories on device changes (inventory_pacer.h): what was seen of both counters. */
+	struct ferry_inventory_pacer pacer;
+	uint64_t device_changes_seen, inventories_seen;
 	char config_path[4096]; /* absolute, for ferry-simdevd; "" without --config */
 	char boot_id[33];
 };
@@ -267,6 +273,29 @@ static void open_devices(struct agent *a)
 	ferry_device_registry_sync_memory(&a->devices, &a->vms.registry);
 }
 
+/* A migration moved a device: ferryd learns the new state from an Inventory, coalesced. Any
+ * Inventory the link sent meanwhile (Welcome, VM change) already carried it. */
+static void devices_changed(struct agent *a, uint64_t now)
+{
+	if (a->link.ctl.inventories_sent != a->inventories_seen) {
+		a->inventories_seen = a->link.ctl.inventories_sent;
+		ferry_inventory_pacer_sent(&a->pacer, now);
+	}
+	if (a->migrations.device_changes != a->device_changes_seen) {
+		a->device_changes_seen = a->migrations.device_changes;
+		ferry_inventory_pacer_note(&a->pacer, now);
+	}
+	if (!ferry_inventory_pacer_due(&a->pacer, now))
+		return;
+	if (a->link.ctl.state == FERRY_CONTROL_ACTIVE) {
+		ferry_log(FERRY_LOG_DEBUG, "msg=\"device states changed: sending the inventory\"");
+		ferry_control_inventory_changed(&a->link.ctl, now);
+	}
+	/* Sent, or the link is down and the next Welcome sends a fresh one. */
+	a->inventories_seen = a->link.ctl.inventories_sent;
+	ferry_inventory_pacer_sent(&a->pacer, now);
+}
+
 /* Returns 0, or 1 when the agent must not start. */
 static int open_vm_socket(struct agent *a)
 {
@@ -333,6 +362,7 @@ static int run(struct agent *a)
 		ferry_log(FERRY_LOG_ERROR, "msg=\"cannot set up migrations\"");
 		return 1;
 	}
+	ferry_inventory_pacer_init(&a->pacer);
 	ferry_control_set_command_handler(&a->link.ctl, migration_command, a);
 	ferry_data_listener_set_hello_handler(&a->data, ferry_migration_manager_stream_hello, &a->migrations);
 	ferry_control_link_start(&a->link, ferry_monotonic_ms());
@@ -358,6 +388,9 @@ static int run(struct agent *a)
 		uint64_t mig_due = ferry_migration_manager_next_deadline(&a->migrations, now);
 		if (mig_due < due)
 			due = mig_due;
+		uint64_t inv_due = ferry_inventory_pacer_deadline(&a->pacer);
+		if (inv_due < due)
+			due = inv_due;
 		int timeout = due <= now ? 0 : (due - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(due - now));
 
 		int rc = poll(pfds, 2 + n_data + n_vm + 1, timeout);
@@ -390,6 +423,7 @@ static int run(struct agent *a)
 		ferry_data_listener_on_timer(&a->data, now);
 		ferry_vm_listener_on_timer(&a->vms, now);
 		ferry_migration_manager_poll(&a->migrations, now);
+		devices_changed(a, now);
 		a->link.ctl.active_migrations = ferry_migration_manager_active(&a->migrations);
 	}
 	ferry_migration_manager_close(&a->migrations);

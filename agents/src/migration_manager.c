@@ -146,6 +146,7 @@ static void send_device_event(struct ferry_migration_manager *mm, const struct f
 static void send_progress(struct ferry_migration_manager *mm, const struct ferry_mig_report *r)
 {
 	if (r->device_step.present) {
+		mm->device_changes++;
 		send_device_event(mm, r);
 		return;
 	}

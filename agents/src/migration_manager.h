@@ -28,6 +28,9 @@ struct ferry_migration_manager {
 	struct ferry_mig_reporter reporter;
 	struct ferry_vm_listener *vms;
 	struct ferry_device_registry *devices; /* the host's devices (event loop only) */
+	/* Device steps (Event "device_state_changed") seen so far: the event loop sends an Inventory
+	 * when it moves (inventory_pacer.h). */
+	uint64_t device_changes;
 	char vm_socket[FERRY_VM_SOCKET_PATH_MAX];
 	/* Where data channels reach this agent (for PrepareDestination's result). */
 	int (*data_address)(void *ctx, char *out, size_t cap);

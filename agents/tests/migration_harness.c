@@ -75,7 +75,9 @@ static ProtobufCMessage *next_of(struct mh_host *h, unsigned type)
 	return NULL;
 }
 
-static int start_host(struct mh_cluster *c, struct mh_host *h, const char *name, const char *const *env)
+/* Starts h's agent and registers it; its first Inventory goes to *first (caller frees) unless NULL. */
+static int start_host_inv(struct mh_cluster *c, struct mh_host *h, const char *name, const char *const *env,
+			  Ferry__V1__Inventory **first)
 {
 	char agent[PATH_MAX];
 	bin_path(agent, sizeof agent, "ferry-agent");
@@ -100,8 +102,16 @@ static int start_host(struct mh_cluster *c, struct mh_host *h, const char *name,
 	if (!inv)
 		return -1;
 	snprintf(h->data_address, sizeof h->data_address, "%s", inv->data_address);
-	protobuf_c_message_free_unpacked(&inv->base, NULL);
+	if (first)
+		*first = inv;
+	else
+		protobuf_c_message_free_unpacked(&inv->base, NULL);
 	return 0;
+}
+
+static int start_host(struct mh_cluster *c, struct mh_host *h, const char *name, const char *const *env)
+{
+	return start_host_inv(c, h, name, env, NULL);
 }
 
 /* Inventories from the source until vm1 shows up; copies what a coordinator would keep of it. */
@@ -207,6 +217,16 @@ static void stop_agent(struct mh_host *h, int sig)
 void mh_kill_agent(struct mh_host *h)
 {
 	stop_agent(h, SIGKILL);
+}
+
+Ferry__V1__Inventory *mh_restart_agent(struct mh_cluster *c, struct mh_host *h, const char *name)
+{
+	stop_agent(h, SIGKILL);
+	test_peer_close(&h->ferryd);
+	Ferry__V1__Inventory *first = NULL;
+	if (start_host_inv(c, h, name, NULL, &first))
+		return NULL;
+	return first;
 }
 
 void mh_teardown(struct mh_cluster *c)

@@ -77,6 +77,9 @@ int mh_setup_devices_with(struct mh_cluster *c, const char *const *src_env, cons
 void mh_teardown(struct mh_cluster *c);
 /* SIGKILLs a host's agent and reaps it. */
 void mh_kill_agent(struct mh_host *h);
+/* SIGKILLs the agent (if still running) and starts a new one for `name` ("src"/"dst") with the same
+ * config, registered with a new scripted ferryd; its first Inventory (caller frees), NULL on failure. */
+Ferry__V1__Inventory *mh_restart_agent(struct mh_cluster *c, struct mh_host *h, const char *name);
 
 /* PrepareDestination (seq 1) on dst with c->vm, PrepareSource (seq 1) and StartPrecopy (seq 2) with
  * `policy` on src, 2 channels. 0 when all were accepted. */

@@ -1,8 +1,11 @@
 /* The real ferry-agent (FERRY_AGENT_BIN) with sim devices: it starts ferry-simdevd detached, opens
- * the devices and reports what they say; killed with SIGKILL while a device is in PRE_COPY, a
- * restarted agent finds the same ferry-simdevd and reports the device in PRE_COPY; a device that
- * cannot be opened is reported UNSPECIFIED while the agent keeps running. */
+ * the devices and reports what they say; killed with SIGKILL while a device is mid-migration
+ * (RESUMING, PRE_COPY, STOP_COPY), a restarted agent finds the same ferry-simdevd and returns the
+ * orphaned device to RUNNING (device_registry.h); a device that cannot be opened is reported
+ * UNSPECIFIED while the agent keeps running. */
 #include "clock.h"
+#include "device_registry.h"
+#include "mig_fsm.h"
 #include "ferry.pb-c.h"
 #include "simdevd_helper.h"
 #include "simdevd_launch.h"
@@ -80,7 +83,22 @@ static int wait_exit(pid_t pid)
 	return -1;
 }
 
-FERRY_TEST(agent_devices_survive_agent_sigkill_in_pre_copy)
+/* Opens sim-x on the host's ferry-simdevd directly (as a second process would). */
+static struct ferry_device *open_sim(const struct env *e)
+{
+	char addr[160], err[256] = "";
+	snprintf(addr, sizeof addr, "socket=%s,device=sim-x", e->sim_socket);
+	struct ferry_device_open_args args = {.address = addr, .error = err, .error_cap = sizeof err};
+	struct ferry_device *dev = NULL;
+	if (ferry_sim_ops.open(&args, &dev) != 0)
+		fprintf(stderr, "open sim-x: %s\n", err);
+	return dev;
+}
+
+/* Starts an agent, drives sim-x into `stranded` (as a dead agent's migration would leave it),
+ * SIGKILLs the agent and starts a new one on the same ferry-simdevd: the device, orphaned, is back
+ * in RUNNING, the Inventory says so, and it can enter a migration again (RUNNING -> `stranded`). */
+static void strand_and_restart(uint32_t stranded)
 {
 	if (!getenv("FERRY_AGENT_BIN")) {
 		EXPECT(!"FERRY_AGENT_BIN is not set (run through `make check`)");
@@ -124,34 +142,57 @@ FERRY_TEST(agent_devices_survive_agent_sigkill_in_pre_copy)
 	EXPECT_EQ_INT(ferry_simdevd_probe(e.sim_socket, &simdevd), 0);
 	EXPECT(simdevd > 0 && simdevd != agent);
 
-	/* Drive the device into PRE_COPY (as a migration would), then kill the agent hard. */
-	char addr[160], err[256] = "";
-	snprintf(addr, sizeof addr, "socket=%s,device=sim-x", e.sim_socket);
-	struct ferry_device_open_args args = {.address = addr, .error = err, .error_cap = sizeof err};
-	struct ferry_device *dev = NULL;
-	EXPECT_EQ_INT(ferry_sim_ops.open(&args, &dev), 0);
+	/* Drive the device into `stranded` (as a migration would), then kill the agent hard. */
+	struct ferry_device *dev = open_sim(&e);
+	EXPECT(dev != NULL);
 	if (dev) {
 		int fd;
+		uint32_t state = 0;
 		EXPECT_EQ_INT(dev->ops->complete_saving_layout(dev, 0x1), 0);
-		EXPECT_EQ_INT(dev->ops->set_state(dev, 6 /* PRE_COPY */, &fd), 0);
+		EXPECT_EQ_INT(dev->ops->set_state(dev, stranded, &fd), 0);
+		EXPECT_EQ_INT(dev->ops->get_state(dev, &state), 0);
+		EXPECT_EQ_INT(state, stranded);
 		dev->ops->close(dev);
 	}
 	EXPECT_EQ_INT(kill(agent, SIGKILL), 0);
 	EXPECT(wait_exit(agent) != -1);
 	test_peer_close_conn(&e.ferryd);
 
-	/* Restarted: the same ferry-simdevd, the device read back in PRE_COPY. */
+	/* The device model outlived the agent: still stranded until an agent opens it again. */
+	dev = open_sim(&e);
+	if (dev) {
+		uint32_t state = 0;
+		EXPECT_EQ_INT(dev->ops->get_state(dev, &state), 0);
+		EXPECT_EQ_INT(state, stranded);
+		dev->ops->close(dev);
+	}
+
+	/* Restarted: the same ferry-simdevd; no migration owns the device, so it is back in RUNNING. */
 	agent = start_agent(&e);
 	inv = first_inventory(&e);
 	sim = device(inv, "sim-x");
 	EXPECT(sim != NULL);
 	if (sim)
-		EXPECT_EQ_INT(sim->state, FERRY__V1__DEVICE_STATE__DEVICE_STATE_PRE_COPY);
+		EXPECT_EQ_INT(sim->state, FERRY__V1__DEVICE_STATE__DEVICE_STATE_RUNNING);
 	if (inv)
 		protobuf_c_message_free_unpacked(&inv->base, NULL);
 	pid_t again = 0;
 	EXPECT_EQ_INT(ferry_simdevd_probe(e.sim_socket, &again), 0);
 	EXPECT_EQ_INT(again, simdevd);
+
+	/* The host can migrate the device again: it is RUNNING and takes the stranded state anew. */
+	dev = open_sim(&e);
+	EXPECT(dev != NULL);
+	if (dev) {
+		uint32_t state = 0;
+		int fd;
+		EXPECT_EQ_INT(dev->ops->get_state(dev, &state), 0);
+		EXPECT_EQ_INT(state, FERRY_MIG_RUNNING);
+		EXPECT_EQ_INT(dev->ops->complete_saving_layout(dev, 0x1), 0);
+		EXPECT_EQ_INT(dev->ops->set_state(dev, stranded, &fd), 0);
+		EXPECT_EQ_INT(dev->ops->reset(dev), 0); /* leave it as found */
+		dev->ops->close(dev);
+	}
 
 	kill(agent, SIGTERM);
 	int status = wait_exit(agent);
@@ -163,6 +204,45 @@ FERRY_TEST(agent_devices_survive_agent_sigkill_in_pre_copy)
 	unlink(path);
 	unlink(e.conf);
 	EXPECT_EQ_INT(rmdir(e.dir), 0);
+}
+
+/* A destination's device left in RESUMING (partial incoming state): reset. */
+FERRY_TEST(agent_devices_stranded_in_resuming_are_reset_by_the_next_agent)
+{
+	strand_and_restart(FERRY_MIG_RESUMING);
+}
+
+/* A source's device left in PRE_COPY: back to RUNNING by the kernel's arc. */
+FERRY_TEST(agent_devices_stranded_in_pre_copy_return_to_running_in_the_next_agent)
+{
+	strand_and_restart(FERRY_MIG_PRE_COPY);
+}
+
+/* A source's device left in STOP_COPY (the cutover): STOP_COPY -> STOP -> RUNNING. */
+FERRY_TEST(agent_devices_stranded_in_stop_copy_return_to_running_in_the_next_agent)
+{
+	strand_and_restart(FERRY_MIG_STOP_COPY);
+}
+
+/* Every state has a way back, and only RUNNING needs none. */
+FERRY_TEST(agent_devices_recovery_for_every_state)
+{
+	EXPECT_EQ_INT(ferry_device_recovery_for(FERRY_MIG_RUNNING), FERRY_RECOVER_NONE);
+	EXPECT_EQ_INT(ferry_device_recovery_for(FERRY_MIG_RESUMING), FERRY_RECOVER_RESET);
+	EXPECT_EQ_INT(ferry_device_recovery_for(FERRY_MIG_ERROR), FERRY_RECOVER_RESET);
+	EXPECT_EQ_INT(ferry_device_recovery_for(FERRY_MIG_NR_STATES), FERRY_RECOVER_RESET);
+	EXPECT_EQ_INT(ferry_device_recovery_for(UINT32_MAX), FERRY_RECOVER_RESET);
+	const uint32_t saving[] = {FERRY_MIG_STOP, FERRY_MIG_RUNNING_P2P, FERRY_MIG_PRE_COPY, FERRY_MIG_PRE_COPY_P2P,
+				   FERRY_MIG_STOP_COPY};
+	for (size_t i = 0; i < sizeof saving / sizeof saving[0]; i++) {
+		EXPECT_EQ_INT(ferry_device_recovery_for(saving[i]), FERRY_RECOVER_TO_RUNNING);
+		/* ...and the kernel has a path from there to RUNNING for a device that offers it. */
+		uint32_t path[FERRY_MIG_MAX_PATH];
+		size_t n = 0;
+		uint32_t all = FERRY_MIG_FLAG_STOP_COPY | FERRY_MIG_FLAG_P2P | FERRY_MIG_FLAG_PRE_COPY;
+		EXPECT_EQ_INT(ferry_mig_path(saving[i], FERRY_MIG_RUNNING, all, path, FERRY_MIG_MAX_PATH, &n), 0);
+		EXPECT(n >= 1 && path[n - 1] == FERRY_MIG_RUNNING);
+	}
 }
 
 FERRY_TEST(agent_devices_simdevd_paths_next_to_the_vm_socket)
