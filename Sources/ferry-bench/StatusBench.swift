@@ -12,6 +12,7 @@ import Foundation
 ///   status PLAN       GET /v1/migrations?plan=ID (100 migrations)
 ///   events MIGRATION  GET /v1/events?migration=ID
 ///   status            GET /v1/migrations (all 1,000)
+/// and, in process, the store reads behind them (where the time goes).
 struct StatusBench {
     struct Row {
         var events: Int
@@ -79,6 +80,19 @@ struct StatusBench {
                             throw BenchError("\(list.value.events.count) events, expected \(fill.perMigration)")
                         }
                     }))
+            // Where the time goes: the store reads behind them, in process (no HTTP, no JSON out).
+            rows.append(
+                Row(
+                    events: events, query: "store: progress of a plan",
+                    stats: try await measure(requests) { _ = try server.store.progress(planID: pickPlan()) }))
+            rows.append(
+                Row(
+                    events: events, query: "store: all progress",
+                    stats: try await measure(max(20, requests / 10)) { _ = try server.store.allProgress() }))
+            rows.append(
+                Row(
+                    events: events, query: "store: migrations of a plan",
+                    stats: try await measure(requests) { _ = try server.store.migrations(planID: pickPlan()) }))
             rows.append(
                 Row(
                     events: events, query: "status (all)",
