@@ -93,6 +93,19 @@ struct StatusBench {
                 Row(
                     events: events, query: "store: migrations of a plan",
                     stats: try await measure(requests) { _ = try server.store.migrations(planID: pickPlan()) }))
+            // ... and the JSON on both ends of status PLAN (FerryJSON: snake_case keys, ISO 8601 dates).
+            let ofPlan = try await client.migrations(plan: pickPlan()).value.migrations
+            let body = try FerryJSON.encoder().encode(["migrations": ofPlan])
+            rows.append(
+                Row(
+                    events: events, query: "json: encode a plan's statuses",
+                    stats: try await measure(requests) { _ = try FerryJSON.encoder().encode(["migrations": ofPlan]) }))
+            rows.append(
+                Row(
+                    events: events, query: "json: decode a plan's statuses",
+                    stats: try await measure(requests) {
+                        _ = try FerryJSON.decoder().decode([String: [MigrationStatus]].self, from: body)
+                    }))
             rows.append(
                 Row(
                     events: events, query: "status (all)",
