@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -45,6 +46,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // Plans arrive as YAML (or JSON, a subset); Yams' nodes carry the line of every field.
                 .product(name: "Yams", package: "Yams"),
+                // /metrics: the Prometheus text exposition format.
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // CLI: ferryctl's commands and its API client.
@@ -62,6 +65,17 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ferryctl", dependencies: ["FerryCLI"]),
+        // Coordinator benchmarks (scripts/bench/coordinator builds it in release): plan intake and
+        // `status` latency against a real SQLite store. Not a product: operators never get it.
+        .executableTarget(
+            name: "ferry-bench",
+            dependencies: [
+                "FerryCLI", "FerryCoordinator", "FerryModel", "FerryStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .testTarget(name: "FerryModelTests", dependencies: ["FerryModel"]),
         .testTarget(name: "FerryWireTests", dependencies: ["FerryWire"]),

@@ -19,6 +19,9 @@ public protocol MigrationRuntimeStore: Sendable {
     func progress(migrationID: String) throws(StoreError) -> MigrationProgress?
     /// Progress of every migration that has any, by migration id.
     func allProgress() throws(StoreError) -> [String: MigrationProgress]
+    /// Progress of one plan's migrations that have any, by migration id: `status PLAN` reads
+    /// only its own rows (through migrations_by_plan), not the whole history's.
+    func progress(planID: String) throws(StoreError) -> [String: MigrationProgress]
 }
 
 extension SQLiteStore: MigrationRuntimeStore {
@@ -77,8 +80,23 @@ extension SQLiteStore: MigrationRuntimeStore {
     }
 
     public func allProgress() throws(StoreError) -> [String: MigrationProgress] {
-        let rows = try read("allProgress") { db in
-            try Row.fetchAll(db, sql: "SELECT migration_id, progress FROM migration_runtime").map {
+        try progressRows("allProgress", sql: "SELECT migration_id, progress FROM migration_runtime", [])
+    }
+
+    public func progress(planID: String) throws(StoreError) -> [String: MigrationProgress] {
+        try progressRows(
+            "progress(planID:)",
+            sql: """
+                SELECT r.migration_id, r.progress FROM migrations m
+                JOIN migration_runtime r ON r.migration_id = m.id WHERE m.plan_id = ?
+                """, [planID])
+    }
+
+    private func progressRows(_ operation: String, sql: String, _ arguments: StatementArguments)
+        throws(StoreError) -> [String: MigrationProgress]
+    {
+        let rows = try read(operation) { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map {
                 ($0["migration_id"] as String, $0["progress"] as String)
             }
         }

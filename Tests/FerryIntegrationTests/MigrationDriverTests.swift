@@ -92,7 +92,7 @@ struct MigrationDriverTests {
         #expect(events.stdout.contains("precopy → cutover"), "\(events.stdout)")
         let metrics = try await runCommand(
             URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "\(cluster.serverURL)/metrics"])
-        #expect(metrics.stdout.contains("ferry_migrations{phase=\"completed\"} 1"), "\(metrics.stdout)")
+        #expect(metrics.stdout.contains("ferry_migrations{phase=\"completed\"} 1.0\n"), "\(metrics.stdout)")
         #expect(metrics.stdout.contains("ferry_migration_downtime_seconds_count 1"), "\(metrics.stdout)")
     }
 

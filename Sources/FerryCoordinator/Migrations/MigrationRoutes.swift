@@ -74,7 +74,9 @@ enum MigrationRoutes {
             let plans: [String] = if let planID { [planID] } else { try store.plans().map(\.id) }
             var migrations: [Migration] = []
             for id in plans { migrations += try store.migrations(planID: id) }
-            return (migrations, try store.allProgress())
+            // Only the plan's own progress rows: decoding every row of the history made status slow.
+            let progress = if let planID { try store.progress(planID: planID) } else { try store.allProgress() }
+            return (migrations, progress)
         }
         let waits = await supervisor?.waitReasons() ?? [:]
         var result: [MigrationStatus] = []
