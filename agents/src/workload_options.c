@@ -113,11 +113,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]\n"
 		   "                      [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]\n"
 		   "                      [--start-frozen] [--log-level trace|debug|info|warning|error]\n"
-		   "                      [--agent-socket PATH [--vm-id ID] [--incoming]]\n");
+		   "                      [--agent-socket PATH [--vm-id ID] [--incoming [--verify-at-start full|written]]]\n");
 }
 
 enum { OPT_RAM = 256, OPT_VCPUS, OPT_RATE, OPT_PATTERN, OPT_SEED, OPT_THP, OPT_UFFD, OPT_CONTROL, OPT_FROZEN,
-       OPT_LOG, OPT_HELP, OPT_AGENT, OPT_VM_ID, OPT_INCOMING };
+       OPT_LOG, OPT_HELP, OPT_AGENT, OPT_VM_ID, OPT_INCOMING,
+       OPT_VERIFY };
 
 int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_options *out, char *err, size_t errlen)
 {
@@ -136,6 +137,7 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 		{"agent-socket", required_argument, NULL, OPT_AGENT},
 		{"vm-id", required_argument, NULL, OPT_VM_ID},
 		{"incoming", no_argument, NULL, OPT_INCOMING},
+		{"verify-at-start", required_argument, NULL, OPT_VERIFY},
 		{NULL, 0, NULL, 0},
 	};
 	memset(out, 0, sizeof *out);
@@ -196,6 +198,11 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 			break;
 		case OPT_INCOMING:
 			out->incoming = 1;
+			break;
+		case OPT_VERIFY:
+			out->verify_full = strcmp(optarg, "full") == 0;
+			if (!out->verify_full && strcmp(optarg, "written") != 0)
+				rc = -EINVAL;
 			break;
 		case OPT_HELP:
 			usage(stdout);

@@ -203,9 +203,10 @@ FERRY_TEST(incoming_workload_verifies_and_continues_from_the_source_state)
 	}
 	EXPECT_EQ_INT(e->reg.pid, dst);
 	EXPECT_EQ_INT(copy_memory(&s, e->memfd), 0);
-	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, err, sizeof err), 0);
+	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, -1, err, sizeof err), 0);
 	char want[64];
-	snprintf(want, sizeof want, "ok started generation=%llu", (unsigned long long)s.generation);
+	snprintf(want, sizeof want, "ok started generation=%llu pages_verified=%u", (unsigned long long)s.generation,
+		 RAM_BYTES / FERRY_PAGE_BYTES); /* no bitmap came with start: all of RAM */
 	EXPECT_EQ_STR(await_start_answer(&l), want);
 	EXPECT(e->started && strcmp(e->start_answer, want) == 0);
 
@@ -259,7 +260,7 @@ FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
 	EXPECT_EQ_INT(pread(e->memfd, &byte, 1, at), 1);
 	byte ^= 0x01;
 	EXPECT_EQ_INT(pwrite(e->memfd, &byte, 1, at), 1);
-	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, err, sizeof err), 0);
+	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, -1, err, sizeof err), 0);
 	EXPECT_EQ_STR(await_start_answer(&l), "bad page=77 reason=bad_checksum");
 	EXPECT_EQ_INT(wait_exit(dst), 1); /* it refused to run */
 	pump(&l, 50);
