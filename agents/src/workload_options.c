@@ -149,7 +149,7 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 	out->log_level = FERRY_LOG_INFO;
 	optind = 1;
 	opterr = 0;
-	int li = -1;
+	int li = -1, verify_given = 0;
 	for (int c; (c = getopt_long(argc, argv, "", longopts, &li)) != -1; li = -1) {
 		int rc = 0;
 		uint64_t v = 0;
@@ -200,6 +200,7 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 			out->incoming = 1;
 			break;
 		case OPT_VERIFY:
+			verify_given = 1;
 			out->verify_full = strcmp(optarg, "full") == 0;
 			if (!out->verify_full && strcmp(optarg, "written") != 0)
 				rc = -EINVAL;
@@ -222,6 +223,10 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 	}
 	if (!out->control_path) {
 		snprintf(err, errlen, "--control PATH is required");
+		return -EINVAL;
+	}
+	if (verify_given && !out->incoming) {
+		snprintf(err, errlen, "--verify-at-start needs --incoming");
 		return -EINVAL;
 	}
 	if ((out->incoming || out->vm_id) && !out->agent_socket) {
