@@ -621,11 +621,17 @@ static void send_start(struct ferry_migration_dest *d, struct ferry_vm_listener 
 {
 	char err[FERRY_MIG_ERROR_MAX], blob[VCPU_STATE_MAX];
 	d->start_sent = true;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = ferry_mig_devices_resume(&d->devices, err, sizeof err);
 	if (rc) {
 		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE, err);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Part of the downtime: the devices' resume before the workload's `start`. */
+	ferry_log(FERRY_LOG_INFO, "msg=\"devices resumed\" migration_id=%s resume_us=%lld", d->m->id,
+		  (long long)(t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	pthread_mutex_lock(&d->m->lock);
 	unsigned vcpus = d->vcpus;
 	memcpy(blob, d->vcpu_state, sizeof blob);
