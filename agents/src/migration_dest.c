@@ -47,6 +47,7 @@ struct ferry_migration_dest {
 	unsigned finals;                 /* (m->lock) channels whose final round arrived */
 	unsigned round_ends;             /* (m->lock) channels whose END_OF_ROUND of this round arrived */
 	struct ferry_staged_verify staged; /* written pages, checked round by round (staged_verify.h) */
+	pthread_mutex_t check_lock;      /* each round's check may run on another channel's thread */
 	bool have_vcpu;                  /* (m->lock) */
 	uint32_t vcpus;                  /* (m->lock) from VCPU_STATE */
 	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) the BLOB of `start vcpus=N state=BLOB` */
@@ -155,6 +156,7 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	}
 	pthread_cond_init(&d->ram_ready, NULL);
 	pthread_mutex_init(&d->write_lock, NULL);
+	pthread_mutex_init(&d->check_lock, NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		int rc = -errno;
@@ -162,6 +164,7 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 		ferry_staged_verify_free(&d->staged);
 		pthread_cond_destroy(&d->ram_ready);
 		pthread_mutex_destroy(&d->write_lock);
+		pthread_mutex_destroy(&d->check_lock);
 		free(d);
 		return rc;
 	}
@@ -414,12 +417,14 @@ static int check_round(struct ferry_migration_dest *d, uint32_t round, bool fina
 		snprintf(why, cap, "the incoming workload did not register its guest RAM");
 		return -1;
 	}
-	test_corrupt_page(d, ram, round, final);
 	struct ferry_round_check c;
 	struct timespec t0, t1;
+	pthread_mutex_lock(&d->check_lock);
+	test_corrupt_page(d, ram, round, final);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = ferry_staged_verify_round(&d->staged, ram, final, &c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_unlock(&d->check_lock);
 	long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	if (rc) {
 		snprintf(why, cap, "round %u: %s", round, c.reason);
@@ -764,6 +769,7 @@ void ferry_migration_dest_free(struct ferry_migration *m)
 	ferry_staged_verify_free(&d->staged);
 	pthread_cond_destroy(&d->ram_ready);
 	pthread_mutex_destroy(&d->write_lock);
+	pthread_mutex_destroy(&d->check_lock);
 	free(d);
 	m->dst = NULL;
 }
