@@ -149,10 +149,10 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 		d->fds[i] = -1;
 	char name[FERRY_VM_ID_MAX + 16];
 	snprintf(name, sizeof name, "ferry-written-%s", m->vm_id);
-	int src = ferry_staged_verify_init(&d->staged, d->npages, name, err, errlen);
-	if (src) {
+	int vrc = ferry_staged_verify_init(&d->staged, d->npages, name, err, errlen);
+	if (vrc) {
 		free(d);
-		return src;
+		return vrc;
 	}
 	pthread_cond_init(&d->ram_ready, NULL);
 	pthread_mutex_init(&d->write_lock, NULL);
