@@ -65,7 +65,8 @@ static int start_workload(const struct ferry_workload_options *opt, int stop_fd,
 		return rc;
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming: waiting for memory and device state\" vm_id=%s agent=%s", reg.vm_id,
 		  opt->agent_socket);
-	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, opt->config.start_frozen, err, errlen);
+	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, opt->config.start_frozen, opt->verify_full,
+					      err, errlen);
 	if (rc == 0) {
 		struct ferry_workload_stats s;
 		ferry_workload_stats(*w, &s);

@@ -9,6 +9,7 @@
 #include "migration_devices.h"
 #include "migration_source.h"
 #include "ram_populate.h"
+#include "staged_verify.h"
 #include "stream_io.h"
 #include "test_pause.h"
 #include "vm_registry.h"
@@ -44,6 +45,9 @@ struct ferry_migration_dest {
 	pthread_t threads[FERRY_MIG_MAX_CHANNELS];
 	bool started[FERRY_MIG_MAX_CHANNELS];
 	unsigned finals;                 /* (m->lock) channels whose final round arrived */
+	unsigned round_ends;             /* (m->lock) channels whose END_OF_ROUND of this round arrived */
+	struct ferry_staged_verify staged; /* written pages, checked round by round (staged_verify.h) */
+	pthread_mutex_t check_lock;      /* each round's check may run on another channel's thread */
 	bool have_vcpu;                  /* (m->lock) */
 	uint32_t vcpus;                  /* (m->lock) from VCPU_STATE */
 	char vcpu_state[VCPU_STATE_MAX]; /* (m->lock) the BLOB of `start vcpus=N state=BLOB` */
@@ -143,14 +147,24 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	d->npages = ram_bytes / PAGE;
 	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
 		d->fds[i] = -1;
+	char name[FERRY_VM_ID_MAX + 16];
+	snprintf(name, sizeof name, "ferry-written-%s", m->vm_id);
+	int vrc = ferry_staged_verify_init(&d->staged, d->npages, name, err, errlen);
+	if (vrc) {
+		free(d);
+		return vrc;
+	}
 	pthread_cond_init(&d->ram_ready, NULL);
 	pthread_mutex_init(&d->write_lock, NULL);
+	pthread_mutex_init(&d->check_lock, NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		int rc = -errno;
 		ferry_errbuf_set(err, errlen, "cannot start the incoming workload: %s", strerror(-rc));
+		ferry_staged_verify_free(&d->staged);
 		pthread_cond_destroy(&d->ram_ready);
 		pthread_mutex_destroy(&d->write_lock);
+		pthread_mutex_destroy(&d->check_lock);
 		free(d);
 		return rc;
 	}
@@ -276,6 +290,7 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 			}
 		}
+		ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
 		r->pages += run->count;
 	}
 	if (crc != b->payload_crc32c) {
@@ -358,6 +373,71 @@ static int on_vcpu_state(struct receiver *r, const Ferry__V1__VcpuState *v, char
 	return 0;
 }
 
+/* Whether this END_OF_ROUND is the round's last: every other channel has acknowledged the round,
+ * and the source sends nothing more until this channel does too (rounds never overlap). */
+static bool last_of_round(struct ferry_migration_dest *d)
+{
+	pthread_mutex_lock(&d->m->lock);
+	bool last = ++d->round_ends == d->m->channels;
+	if (last)
+		d->round_ends = 0;
+	pthread_mutex_unlock(&d->m->lock);
+	return last;
+}
+
+/* Test-only fault, FERRY_TEST_CORRUPT_PAGE in the destination agent's environment: a byte of guest
+ * RAM goes bad after it arrived intact (past the stream's checksums). "N": page N, at the end of
+ * round 0; "final": the first page that arrived in the final round, at its end. */
+static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint32_t round, bool final)
+{
+	const char *env = getenv("FERRY_TEST_CORRUPT_PAGE");
+	uint64_t page = UINT64_MAX;
+	if (!env || !*env)
+		return;
+	if (strcmp(env, "final") == 0 && final) {
+		for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
+			if (ferry_staged_test(d->staged.written, p))
+				page = p;
+	} else if (strcmp(env, "final") != 0 && round == 0 && !final) {
+		page = strtoull(env, NULL, 10);
+	}
+	if (page >= d->npages)
+		return;
+	ram[page * PAGE + 100] ^= 0x01;
+	ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: guest page corrupted\" page=%llu round=%u",
+		  (unsigned long long)page, round);
+}
+
+/* The round's staged verification (staged_verify.h), run while every receiver is idle: it delays
+ * pre-copy, not the downtime. 0, or -1 with the bad page in why. */
+static int check_round(struct ferry_migration_dest *d, uint32_t round, bool final, char *why, size_t cap)
+{
+	uint8_t *ram = await_ram(d);
+	if (!ram) {
+		snprintf(why, cap, "the incoming workload did not register its guest RAM");
+		return -1;
+	}
+	struct ferry_round_check c;
+	struct timespec t0, t1;
+	pthread_mutex_lock(&d->check_lock);
+	test_corrupt_page(d, ram, round, final);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = ferry_staged_verify_round(&d->staged, ram, final, &c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_unlock(&d->check_lock);
+	long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	if (rc) {
+		snprintf(why, cap, "round %u: %s", round, c.reason);
+		return -1;
+	}
+	ferry_log(FERRY_LOG_INFO,
+		  "msg=\"round memory check\" migration_id=%s round=%u final=%d pages_checked=%llu deferred=%llu "
+		  "resent=%llu check_us=%lld",
+		  d->m->id, round, (int)final, (unsigned long long)c.checked, (unsigned long long)c.deferred,
+		  (unsigned long long)c.resent, us);
+	return 0;
+}
+
 /* END_OF_ROUND: counts must match what arrived; then ROUND_ACK. Returns 1 after the final round. */
 static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, char *why, size_t cap, int *code)
 {
@@ -371,6 +451,10 @@ static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, c
 			 (unsigned long long)e->device_bytes, (unsigned long long)r->batches, (unsigned long long)r->pages,
 			 (unsigned long long)r->device_bytes);
 		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
+		return -1;
+	}
+	if (last_of_round(d) && check_round(d, e->round, e->final, why, cap)) {
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
 		return -1;
 	}
 	Ferry__V1__RoundAck a = FERRY__V1__ROUND_ACK__INIT;
@@ -542,16 +626,22 @@ static void send_start(struct ferry_migration_dest *d, struct ferry_vm_listener 
 {
 	char err[FERRY_MIG_ERROR_MAX], blob[VCPU_STATE_MAX];
 	d->start_sent = true;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = ferry_mig_devices_resume(&d->devices, err, sizeof err);
 	if (rc) {
 		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE, err);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Part of the downtime: the devices' resume before the workload's `start`. */
+	ferry_log(FERRY_LOG_INFO, "msg=\"devices resumed\" migration_id=%s resume_us=%lld", d->m->id,
+		  (long long)(t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	pthread_mutex_lock(&d->m->lock);
 	unsigned vcpus = d->vcpus;
 	memcpy(blob, d->vcpu_state, sizeof blob);
 	pthread_mutex_unlock(&d->m->lock);
-	rc = ferry_vm_listener_start(vms, d->m->vm_id, vcpus, blob, err, sizeof err);
+	rc = ferry_vm_listener_start(vms, d->m->vm_id, vcpus, blob, d->staged.fd, err, sizeof err);
 	if (rc)
 		discard(d, channel0_fd(d), FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, err);
 }
@@ -681,8 +771,10 @@ void ferry_migration_dest_free(struct ferry_migration *m)
 			close(d->fds[i]);
 	if (d->ram)
 		munmap(d->ram, d->ram_bytes);
+	ferry_staged_verify_free(&d->staged);
 	pthread_cond_destroy(&d->ram_ready);
 	pthread_mutex_destroy(&d->write_lock);
+	pthread_mutex_destroy(&d->check_lock);
 	free(d);
 	m->dst = NULL;
 }

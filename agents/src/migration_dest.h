@@ -15,6 +15,13 @@
  * RESUMING; each is written by the device set (checksum, exact offset). A discarded migration
  * resets the devices it put in RESUMING.
  *
+ * Memory is checked in stages (staged_verify.h): when a round's last END_OF_ROUND arrives, before
+ * that channel's ROUND_ACK, the pages written since the last check are self-checked; a page that
+ * failed and did not arrive again in the next round fails the migration (ERROR_CODE_MEMORY, naming
+ * the page). The final round's pages are left to the workload, which checks only those at `start`
+ * (the bitmap comes with it). Test-only fault: FERRY_TEST_CORRUPT_PAGE=N (page N goes bad at the
+ * end of round 0) or =final (the final round's first page goes bad at its end).
+ *
  * Once every channel delivered its final END_OF_ROUND and the vCPU state arrived, the event loop
  * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
  * on "ok started" it sends RESUME_CONFIRM {vcpu_start_unix_ns, memory_verified} on channel 0.

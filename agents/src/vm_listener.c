@@ -341,7 +341,7 @@ static void on_workload_line(struct ferry_vm_listener *l, struct ferry_vm_conn *
 }
 
 int ferry_vm_listener_start(struct ferry_vm_listener *l, const char *vm_id, unsigned vcpus, const char *state_blob,
-			    char *err, size_t errlen)
+			    int written_fd, char *err, size_t errlen)
 {
 	struct ferry_vm_entry *e = (struct ferry_vm_entry *)ferry_vm_registry_find(&l->registry, vm_id);
 	if (!e) {
@@ -357,12 +357,13 @@ int ferry_vm_listener_start(struct ferry_vm_listener *l, const char *vm_id, unsi
 		if (c->fd < 0 || c->id != e->owner)
 			continue;
 		char line[FERRY_WORKLOAD_IPC_LINE_MAX];
-		int n = snprintf(line, sizeof line, "start vcpus=%u state=%s", vcpus, state_blob);
+		int n = snprintf(line, sizeof line, "start vcpus=%u%s state=%s", vcpus, written_fd >= 0 ? " written=1" : "",
+				 state_blob);
 		if (n < 0 || (size_t)n >= sizeof line - 1) {
 			ferry_errbuf_set(err, errlen, "start for VM %s: the state does not fit one line", vm_id);
 			return -EMSGSIZE;
 		}
-		int rc = send_reply(c, line, NULL, 0);
+		int rc = send_reply(c, line, &written_fd, written_fd >= 0 ? 1 : 0);
 		if (rc)
 			ferry_errbuf_set(err, errlen, "sending start to VM %s: %s", vm_id, strerror(-rc));
 		return rc;

@@ -78,12 +78,14 @@ int ferry_vm_listener_open(struct ferry_vm_listener *l, const char *path, void (
 void ferry_vm_listener_close(struct ferry_vm_listener *l);
 
 /* Incoming VM `vm_id`, whose memory (the registry entry's memfd) and device state are loaded:
- * sends `start vcpus=N state=BLOB` (BLOB from the source's `export`). The workload's answer
+ * sends `start vcpus=N [written=1] state=BLOB` (BLOB from the source's `export`), with
+ * written_fd (>= 0: the written-pages bitmap, staged_verify.h; not taken) by SCM_RIGHTS and
+ * written=1, or neither (-1: the workload checks all of RAM). The workload's answer
  * arrives later through on_poll: the entry's start_answer is set, and on "ok started" the VM is
  * started (on_change is called). -ENOENT (no such VM), -EALREADY (not incoming, or already
  * started), or the send's -errno, with the reason in err. */
 int ferry_vm_listener_start(struct ferry_vm_listener *l, const char *vm_id, unsigned vcpus, const char *state_blob,
-			    char *err, size_t errlen);
+			    int written_fd, char *err, size_t errlen);
 
 /* VM `vm_id`'s workload is our child `pid` (an incoming VM we started, now running): the listener
  * reaps it once it has unregistered and exited. -ENOENT when no such VM is registered. */

@@ -7,11 +7,14 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "errbuf.h"
+#include "fd_kind.h"
 #include "log.h"
+#include "staged_verify.h"
 #include "uffd_compat.h"
 #include "workload_state.h"
 
@@ -110,9 +113,11 @@ static int load_state(struct ferry_workload *w, const char *line, char *err, siz
 	return ferry_workload_set_vcpu_state(w, states, (unsigned)n, err, errlen);
 }
 
-/* Reads the next line from the agent, or gives up when stop_fd becomes readable. */
-static int read_line(int agent_fd, int stop_fd, char *line, size_t cap)
+/* Reads the next line (and the fds that came with it) from the agent, or gives up when stop_fd
+ * becomes readable. */
+static int read_line(int agent_fd, int stop_fd, char *line, size_t cap, int *fds, int *nfds)
 {
+	*nfds = 0;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = agent_fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0) {
@@ -123,15 +128,51 @@ static int read_line(int agent_fd, int stop_fd, char *line, size_t cap)
 		if (p[1].revents)
 			return -ECANCELED;
 		if (p[0].revents)
-			return ferry_workload_ipc_recv_line(agent_fd, line, cap, NULL, NULL, FERRY_WORKLOAD_AGENT_TIMEOUT_MS);
+			return ferry_workload_ipc_recv_line(agent_fd, line, cap, fds, nfds, FERRY_WORKLOAD_AGENT_TIMEOUT_MS);
 	}
 }
 
-int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, int stay_paused, char *err,
-				     size_t errlen)
+/* The pages to check at start: those marked in the agent's written-pages bitmap (`start ...
+ * written=1` with its memfd), or all of RAM (full, or no bitmap). The vCPUs are frozen. 0, -EBADMSG
+ * with the page and fault, or -EPROTO (a bitmap that does not fit) with the reason in err. */
+static int verify_at_start(struct ferry_workload *w, const char *line, int bitmap_fd, int full, const char **mode,
+			   uint64_t *checked, uint64_t *bad, enum ferry_page_fault *fault, char *err, size_t errlen)
+{
+	*mode = "full";
+	uint64_t npages = ferry_workload_ram_bytes(w) / FERRY_PAGE_BYTES, written = 0;
+	(void)ferry_workload_ipc_field_u64(line, "written", &written);
+	if (written != (bitmap_fd >= 0)) {
+		ferry_errbuf_set(err, errlen, "start: written=%llu but %s written-pages bitmap came with it",
+				 (unsigned long long)written, bitmap_fd >= 0 ? "a" : "no");
+		return -EPROTO;
+	}
+	if (full || bitmap_fd < 0) {
+		*checked = npages;
+		return ferry_workload_verify(w, bad, fault);
+	}
+	*mode = "written";
+	size_t bytes = ferry_staged_bitmap_bytes(npages);
+	if (ferry_fd_check_memfd_size(bitmap_fd, bytes, "start: the written-pages bitmap", err, errlen))
+		return -EPROTO;
+	void *bits = mmap(NULL, bytes, PROT_READ, MAP_SHARED, bitmap_fd, 0);
+	if (bits == MAP_FAILED) {
+		ferry_errbuf_set(err, errlen, "start: cannot map the written-pages bitmap: %s", strerror(errno));
+		return -EPROTO;
+	}
+	int rc = ferry_staged_check_marked(ferry_workload_base(w), npages, bits, checked, bad, fault);
+	munmap(bits, bytes);
+	return rc;
+}
+
+int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, int stay_paused,
+				     int verify_full, char *err, size_t errlen)
 {
 	char line[FERRY_WORKLOAD_IPC_LINE_MAX];
-	int rc = read_line(agent_fd, stop_fd, line, sizeof line);
+	int fds[FERRY_WORKLOAD_IPC_MAX_FDS], nfds = 0;
+	int rc = read_line(agent_fd, stop_fd, line, sizeof line, fds, &nfds);
+	int bitmap_fd = nfds > 0 ? fds[0] : -1;
+	for (int i = 1; i < nfds; i++)
+		close(fds[i]); /* nothing else may come with `start` */
 	if (rc == -ECANCELED) {
 		ferry_errbuf_set(err, errlen, "stopped while waiting for the agent's start");
 		return rc;
@@ -143,18 +184,25 @@ int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_wor
 	if (strncmp(line, "start ", 6) != 0) {
 		ferry_errbuf_set(err, errlen, "expected start from the agent, got \"%.40s\"", line);
 		answer(agent_fd, "error expected start");
+		if (bitmap_fd >= 0)
+			close(bitmap_fd);
 		return -EINVAL;
 	}
 	rc = load_state(w, line, err, errlen);
-	if (rc) {
+	uint64_t bad = 0, checked = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	const char *mode = "";
+	if (rc == 0)
+		rc = verify_at_start(w, line, bitmap_fd, verify_full, &mode, &checked, &bad, &fault, err, errlen);
+	if (bitmap_fd >= 0)
+		close(bitmap_fd);
+	if (rc && rc != -EBADMSG) {
 		char msg[600];
 		snprintf(msg, sizeof msg, "error %s", err);
 		answer(agent_fd, msg);
 		return rc;
 	}
-	uint64_t bad = 0;
-	enum ferry_page_fault fault = FERRY_PAGE_OK;
-	if (ferry_workload_verify(w, &bad, &fault) != 0) {
+	if (rc) {
 		char msg[128];
 		ferry_errbuf_set(err, errlen, "incoming guest RAM failed its self-check at page %" PRIu64 " (%s)", bad,
 				 ferry_page_fault_name(fault));
@@ -166,7 +214,9 @@ int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_wor
 	ferry_workload_stats(w, &s);
 	if (!stay_paused)
 		ferry_workload_thaw(w);
-	snprintf(line, sizeof line, "ok started generation=%" PRIu64, s.max_generation);
+	ferry_log(FERRY_LOG_INFO, "msg=\"incoming memory checked at start\" pages=%" PRIu64 " mode=%s", checked, mode);
+	snprintf(line, sizeof line, "ok started generation=%" PRIu64 " pages_verified=%" PRIu64, s.max_generation,
+		 checked);
 	answer(agent_fd, line);
 	return 0;
 }

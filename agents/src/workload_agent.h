@@ -31,12 +31,13 @@ int ferry_workload_agent_register_incoming(const char *socket_path, const struct
 					   int *agent_fd, int *memfd, char *err, size_t errlen);
 
 /* Incoming VM, created frozen on the agent's memfd: waits for the agent's `start`, loads the vCPU
- * state, verifies all of guest RAM and answers. On success the vCPUs run on from the source's
+ * state, verifies guest RAM (all of it with verify_full or when the agent sent no written-pages
+ * bitmap, else the pages the bitmap marks: staged_verify.h) and answers. On success the vCPUs run on from the source's
  * state (returns 0), or stay paused with that state loaded when `stay_paused` (a VM started
  * paused, as QEMU's -S with -incoming: `thaw` on the control socket runs it). Otherwise the workload must not run: -EBADMSG (a bad page, named in err and
  * in the answer), -EINVAL (a state that does not fit), -ECONNRESET (the agent went away),
  * -ECANCELED (stop_fd became readable first). */
-int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, int stay_paused, char *err,
-				     size_t errlen);
+int ferry_workload_agent_await_start(int agent_fd, int stop_fd, struct ferry_workload *w, int stay_paused,
+				     int verify_full, char *err, size_t errlen);
 
 #endif

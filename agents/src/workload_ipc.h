@@ -54,9 +54,13 @@
  *
  *    Then, for an incoming VM, once memory and device state are loaded, from the agent:
  *
- *   start vcpus=N state=BLOB             BLOB as the source's `export` returned it
- *   -> ok started generation=N           memory verified; the vCPUs run on from the source's state
- *                                         (with --start-frozen they wait for `thaw`, state loaded)
+ *   start vcpus=N [written=1] state=BLOB BLOB as the source's `export` returned it. written=1: SCM_RIGHTS
+ *                                         carries a memfd of ceil(pages / 64) * 8 bytes, the bitmap of
+ *                                         the pages written since the agent's last round check
+ *                                         (staged_verify.h): only those are checked (all of RAM without
+ *                                         it, or with --verify-at-start full)
+ *   -> ok started generation=N pages_verified=N   memory verified; the vCPUs run on from the
+ *                                         source's state (with --start-frozen they wait for `thaw`)
  *   -> bad page=N reason=...             memory failed its self-check: the workload refuses to run
  *                                         and exits 1
  *   -> error <reason>                    a state that does not fit: the workload exits 1

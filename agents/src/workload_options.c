@@ -113,11 +113,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]\n"
 		   "                      [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]\n"
 		   "                      [--start-frozen] [--log-level trace|debug|info|warning|error]\n"
-		   "                      [--agent-socket PATH [--vm-id ID] [--incoming]]\n");
+		   "                      [--agent-socket PATH [--vm-id ID] [--incoming [--verify-at-start full|written]]]\n");
 }
 
 enum { OPT_RAM = 256, OPT_VCPUS, OPT_RATE, OPT_PATTERN, OPT_SEED, OPT_THP, OPT_UFFD, OPT_CONTROL, OPT_FROZEN,
-       OPT_LOG, OPT_HELP, OPT_AGENT, OPT_VM_ID, OPT_INCOMING };
+       OPT_LOG, OPT_HELP, OPT_AGENT, OPT_VM_ID, OPT_INCOMING,
+       OPT_VERIFY };
 
 int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_options *out, char *err, size_t errlen)
 {
@@ -136,6 +137,7 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 		{"agent-socket", required_argument, NULL, OPT_AGENT},
 		{"vm-id", required_argument, NULL, OPT_VM_ID},
 		{"incoming", no_argument, NULL, OPT_INCOMING},
+		{"verify-at-start", required_argument, NULL, OPT_VERIFY},
 		{NULL, 0, NULL, 0},
 	};
 	memset(out, 0, sizeof *out);
@@ -147,7 +149,7 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 	out->log_level = FERRY_LOG_INFO;
 	optind = 1;
 	opterr = 0;
-	int li = -1;
+	int li = -1, verify_given = 0;
 	for (int c; (c = getopt_long(argc, argv, "", longopts, &li)) != -1; li = -1) {
 		int rc = 0;
 		uint64_t v = 0;
@@ -197,6 +199,12 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 		case OPT_INCOMING:
 			out->incoming = 1;
 			break;
+		case OPT_VERIFY:
+			verify_given = 1;
+			out->verify_full = strcmp(optarg, "full") == 0;
+			if (!out->verify_full && strcmp(optarg, "written") != 0)
+				rc = -EINVAL;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
@@ -215,6 +223,10 @@ int ferry_workload_options_parse(int argc, char **argv, struct ferry_workload_op
 	}
 	if (!out->control_path) {
 		snprintf(err, errlen, "--control PATH is required");
+		return -EINVAL;
+	}
+	if (verify_given && !out->incoming) {
+		snprintf(err, errlen, "--verify-at-start needs --incoming");
 		return -EINVAL;
 	}
 	if ((out->incoming || out->vm_id) && !out->agent_socket) {

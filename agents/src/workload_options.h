@@ -4,7 +4,7 @@
  *   ferry-workload --control PATH [--ram SIZE] [--vcpus N] [--dirty-rate RATE]
  *                  [--pattern uniform|hot:SIZE|sweep] [--seed N] [--thp] [--uffd]
  *                  [--start-frozen] [--log-level LEVEL]
- *                  [--agent-socket PATH [--vm-id ID] [--incoming]]
+ *                  [--agent-socket PATH [--vm-id ID] [--incoming [--verify-at-start full|written]]]
  *
  * SIZE: bytes with an optional binary unit, "256MiB", "2GiB", "64KiB" ("M", "G", "K" also accepted);
  * in hot:SIZE a bare number means MiB. RATE: page writes per second over all vCPUs ("5000"), or
@@ -17,6 +17,9 @@
  * wait for the agent's `start`, then run from the source's state after memory verified; --ram,
  * --vcpus, --pattern and --seed must be the source's. --start-frozen: the vCPUs wait for `thaw`
  * (with --incoming: after `start`, holding the source's state, as QEMU's -S with -incoming).
+ * --verify-at-start (incoming): `written` (default) checks at start only the pages the agent marked
+ * as written since its last round check (staged_verify.h), or all of RAM when the agent sends no
+ * bitmap; `full` always checks all of RAM.
  */
 #ifndef FERRY_WORKLOAD_OPTIONS_H
 #define FERRY_WORKLOAD_OPTIONS_H
@@ -34,6 +37,7 @@ struct ferry_workload_options {
 	const char *agent_socket; /* NULL: do not register */
 	const char *vm_id;        /* NULL: "vm-PID" */
 	int incoming;
+	int verify_full;          /* --verify-at-start full */
 	enum ferry_log_level log_level;
 };
 

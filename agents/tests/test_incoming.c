@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "page_check.h"
 #include "page_reader.h"
+#include "staged_verify.h"
 #include "test.h"
 #include "vm_listener.h"
 #include "workload_ipc.h"
@@ -203,9 +204,10 @@ FERRY_TEST(incoming_workload_verifies_and_continues_from_the_source_state)
 	}
 	EXPECT_EQ_INT(e->reg.pid, dst);
 	EXPECT_EQ_INT(copy_memory(&s, e->memfd), 0);
-	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, err, sizeof err), 0);
+	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, -1, err, sizeof err), 0);
 	char want[64];
-	snprintf(want, sizeof want, "ok started generation=%llu", (unsigned long long)s.generation);
+	snprintf(want, sizeof want, "ok started generation=%llu pages_verified=%u", (unsigned long long)s.generation,
+		 RAM_BYTES / FERRY_PAGE_BYTES); /* no bitmap came with start: all of RAM */
 	EXPECT_EQ_STR(await_start_answer(&l), want);
 	EXPECT(e->started && strcmp(e->start_answer, want) == 0);
 
@@ -233,7 +235,9 @@ FERRY_TEST(incoming_workload_verifies_and_continues_from_the_source_state)
 	stop_source(&s);
 }
 
-FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
+/* Pages 77 and 78 go bad in the copy; `start` comes with the written-pages bitmap `marks` (NULL:
+ * none); the workload's answer must be `want`. */
+static void start_corrupted_copy(const char *verify_at_start, const uint64_t *marks, const char *want)
 {
 	char src_ctl[108], dst_ctl[108], agent[108], err[256];
 	snprintf(src_ctl, sizeof src_ctl, "/tmp/ferry-test-%d-src.sock", (int)getpid());
@@ -243,7 +247,8 @@ FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
 	EXPECT_EQ_INT(start_source(&s, src_ctl), 0);
 	struct ferry_vm_listener l;
 	EXPECT_EQ_INT(ferry_vm_listener_open(&l, agent, NULL, NULL, err, sizeof err), 0);
-	const char *incoming[] = {"--agent-socket", agent, "--vm-id", "vm-m", "--incoming", NULL};
+	const char *incoming[] = {"--agent-socket", agent, "--vm-id", "vm-m", "--incoming", "--verify-at-start",
+				  verify_at_start, NULL};
 	pid_t dst = spawn_workload(dst_ctl, incoming);
 	struct ferry_vm_entry *e = await_registered(&l, "vm-m");
 	EXPECT(e != NULL);
@@ -253,19 +258,45 @@ FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
 		return;
 	}
 	EXPECT_EQ_INT(copy_memory(&s, e->memfd), 0);
-	/* One byte of page 77's payload flips in transit. */
-	uint8_t byte;
-	off_t at = 77 * (off_t)FERRY_PAGE_BYTES + 100;
-	EXPECT_EQ_INT(pread(e->memfd, &byte, 1, at), 1);
-	byte ^= 0x01;
-	EXPECT_EQ_INT(pwrite(e->memfd, &byte, 1, at), 1);
-	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, err, sizeof err), 0);
-	EXPECT_EQ_STR(await_start_answer(&l), "bad page=77 reason=bad_checksum");
+	/* One byte of pages 77 and 78's payload flips in transit. */
+	for (off_t page = 77; page <= 78; page++) {
+		uint8_t byte;
+		off_t at = page * (off_t)FERRY_PAGE_BYTES + 100;
+		EXPECT_EQ_INT(pread(e->memfd, &byte, 1, at), 1);
+		byte ^= 0x01;
+		EXPECT_EQ_INT(pwrite(e->memfd, &byte, 1, at), 1);
+	}
+	int written = -1;
+	if (marks) {
+		size_t bytes = ferry_staged_bitmap_bytes(RAM_BYTES / FERRY_PAGE_BYTES);
+		written = memfd_create("test-written", MFD_CLOEXEC);
+		EXPECT_EQ_INT(pwrite(written, marks, bytes, 0), (int)bytes);
+	}
+	EXPECT_EQ_INT(ferry_vm_listener_start(&l, "vm-m", 2, s.blob, written, err, sizeof err), 0);
+	if (written >= 0)
+		close(written);
+	EXPECT_EQ_STR(await_start_answer(&l), want);
 	EXPECT_EQ_INT(wait_exit(dst), 1); /* it refused to run */
 	pump(&l, 50);
 	EXPECT(ferry_vm_registry_find(&l.registry, "vm-m") == NULL);
 	ferry_vm_listener_close(&l);
 	stop_source(&s);
+}
+
+FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
+{
+	start_corrupted_copy("written", NULL, "bad page=77 reason=bad_checksum"); /* no bitmap: all of RAM */
+}
+
+/* With the agent's bitmap only the marked pages are checked at start (page 77 is the agent's
+ * round checks' business); --verify-at-start full checks all of RAM anyway. */
+FERRY_TEST(incoming_workload_checks_the_marked_pages_or_all_with_full)
+{
+	static uint64_t marks[RAM_BYTES / FERRY_PAGE_BYTES / 64];
+	ferry_staged_mark(marks, 78, 1);
+	ferry_staged_mark(marks, 4000, 96);
+	start_corrupted_copy("written", marks, "bad page=78 reason=bad_checksum");
+	start_corrupted_copy("full", marks, "bad page=77 reason=bad_checksum");
 }
 
 FERRY_TEST(page_reader_strategies_read_the_same_pages)

@@ -78,6 +78,19 @@ FERRY_TEST(workload_options_defaults_and_errors)
 	EXPECT(strstr(err, "--ram") != NULL);
 	char *hot_too_big[] = {"ferry-workload", "--control", "x", "--ram", "4MiB", "--pattern", "hot:8", NULL};
 	EXPECT_EQ_INT(ferry_workload_options_parse(7, hot_too_big, &o, err, sizeof err), -EINVAL);
+	char *full[] = {"ferry-workload", "--control", "x", "--agent-socket", "a", "--incoming", "--verify-at-start",
+			"full", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(8, full, &o, err, sizeof err), 0);
+	EXPECT_EQ_INT(o.verify_full, 1);
+	full[7] = "written";
+	EXPECT_EQ_INT(ferry_workload_options_parse(8, full, &o, err, sizeof err), 0);
+	EXPECT_EQ_INT(o.verify_full, 0);
+	full[7] = "some";
+	EXPECT_EQ_INT(ferry_workload_options_parse(8, full, &o, err, sizeof err), -EINVAL);
+	EXPECT(strstr(err, "--verify-at-start") != NULL);
+	char *not_incoming[] = {"ferry-workload", "--control", "x", "--verify-at-start", "full", NULL};
+	EXPECT_EQ_INT(ferry_workload_options_parse(5, not_incoming, &o, err, sizeof err), -EINVAL);
+	EXPECT(strstr(err, "needs --incoming") != NULL);
 }
 
 /* The in-process engine: frozen means no write at all; every pattern keeps memory valid. */

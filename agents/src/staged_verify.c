@@ -1,0 +1,178 @@
+/* Staged verification of incoming memory; see staged_verify.h. */
+#include "staged_verify.h"
+
+#include "errbuf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define WORD_BITS 64u
+
+size_t ferry_staged_bitmap_bytes(uint64_t npages)
+{
+	return (size_t)((npages + WORD_BITS - 1) / WORD_BITS) * sizeof(uint64_t);
+}
+
+void ferry_staged_mark(uint64_t *bits, uint64_t first, uint64_t count)
+{
+	uint64_t end = first + count;
+	while (first < end) {
+		uint64_t w = first / WORD_BITS, bit = first % WORD_BITS;
+		uint64_t n = WORD_BITS - bit < end - first ? WORD_BITS - bit : end - first;
+		uint64_t mask = n == WORD_BITS ? ~0ull : ((1ull << n) - 1) << bit;
+		__atomic_fetch_or(&bits[w], mask, __ATOMIC_RELAXED);
+		first += n;
+	}
+}
+
+bool ferry_staged_test(const uint64_t *bits, uint64_t page)
+{
+	return (__atomic_load_n(&bits[page / WORD_BITS], __ATOMIC_RELAXED) >> (page % WORD_BITS)) & 1u;
+}
+
+static void clear_bit(uint64_t *bits, uint64_t page)
+{
+	__atomic_fetch_and(&bits[page / WORD_BITS], ~(1ull << (page % WORD_BITS)), __ATOMIC_RELAXED);
+}
+
+int ferry_staged_verify_init(struct ferry_staged_verify *s, uint64_t npages, const char *name, char *err,
+			     size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	size_t bytes = ferry_staged_bitmap_bytes(npages);
+	s->npages = npages;
+	s->seen = calloc(1, bytes);
+	s->suspect = calloc(1, bytes);
+	s->fd = memfd_create(name, MFD_CLOEXEC);
+	int e = 0;
+	if (!s->seen || !s->suspect)
+		e = ENOMEM;
+	else if (s->fd < 0 || ftruncate(s->fd, (off_t)bytes) != 0)
+		e = errno;
+	if (e == 0) {
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+		if (p == MAP_FAILED)
+			e = errno;
+		else
+			s->written = p;
+	}
+	if (e) {
+		ferry_errbuf_set(err, errlen, "cannot create the %zu-byte written-pages bitmap: %s", bytes, strerror(e));
+		ferry_staged_verify_free(s);
+		return -e;
+	}
+	return 0;
+}
+
+void ferry_staged_verify_free(struct ferry_staged_verify *s)
+{
+	if (s->written)
+		munmap(s->written, ferry_staged_bitmap_bytes(s->npages));
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->seen);
+	free(s->suspect);
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+}
+
+void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uint64_t count)
+{
+	ferry_staged_mark(s->written, first, count);
+	ferry_staged_mark(s->seen, first, count);
+}
+
+/* A suspect page must have arrived again this round; it is then checked like any marked page. */
+static int settle_suspects(struct ferry_staged_verify *s, struct ferry_round_check *out)
+{
+	size_t words = ferry_staged_bitmap_bytes(s->npages) / sizeof(uint64_t);
+	for (size_t w = 0; w < words; w++) {
+		uint64_t sus = s->suspect[w];
+		while (sus) {
+			uint64_t page = w * WORD_BITS + (uint64_t)__builtin_ctzll(sus);
+			sus &= sus - 1;
+			if (!ferry_staged_test(s->written, page)) {
+				out->bad_page = page;
+				out->fault = FERRY_PAGE_BAD_CHECKSUM;
+				snprintf(out->reason, sizeof out->reason,
+					 "incoming page %llu failed its self-check and was not sent again: corrupt",
+					 (unsigned long long)page);
+				return -EBADMSG;
+			}
+			out->resent++;
+		}
+		s->suspect[w] = 0;
+	}
+	return 0;
+}
+
+static int require_all_seen(const struct ferry_staged_verify *s, struct ferry_round_check *out)
+{
+	for (uint64_t page = 0; page < s->npages; page++) {
+		if (page % WORD_BITS == 0 && page + WORD_BITS <= s->npages && s->seen[page / WORD_BITS] == ~0ull) {
+			page += WORD_BITS - 1; /* a whole word arrived: this runs in the downtime window */
+			continue;
+		}
+		if (!ferry_staged_test(s->seen, page)) {
+			out->bad_page = page;
+			out->fault = FERRY_PAGE_BAD_MAGIC;
+			snprintf(out->reason, sizeof out->reason, "incoming page %llu never arrived",
+				 (unsigned long long)page);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram, bool final,
+			      struct ferry_round_check *out)
+{
+	memset(out, 0, sizeof *out);
+	int rc = settle_suspects(s, out);
+	if (rc || final)
+		return rc ? rc : require_all_seen(s, out);
+	size_t words = ferry_staged_bitmap_bytes(s->npages) / sizeof(uint64_t);
+	for (size_t w = 0; w < words; w++) {
+		uint64_t marked = s->written[w];
+		while (marked) {
+			uint64_t page = w * WORD_BITS + (uint64_t)__builtin_ctzll(marked);
+			marked &= marked - 1;
+			out->checked++;
+			if (ferry_page_verify(ram + page * FERRY_PAGE_BYTES, page) != FERRY_PAGE_OK) {
+				out->deferred++;
+				s->suspect[w] |= 1ull << (page % WORD_BITS);
+			}
+			clear_bit(s->written, page);
+		}
+	}
+	return 0;
+}
+
+int ferry_staged_check_marked(const uint8_t *base, uint64_t npages, const uint64_t *bits, uint64_t *checked,
+			      uint64_t *first_bad, enum ferry_page_fault *fault)
+{
+	*checked = 0;
+	size_t words = ferry_staged_bitmap_bytes(npages) / sizeof(uint64_t);
+	for (size_t w = 0; w < words; w++) {
+		uint64_t marked = bits[w];
+		if (w == words - 1 && npages % WORD_BITS)
+			marked &= (1ull << (npages % WORD_BITS)) - 1; /* bits past RAM mean nothing */
+		while (marked) {
+			uint64_t page = w * WORD_BITS + (uint64_t)__builtin_ctzll(marked);
+			marked &= marked - 1;
+			(*checked)++;
+			enum ferry_page_fault f = ferry_page_verify(base + page * FERRY_PAGE_BYTES, page);
+			if (f != FERRY_PAGE_OK) {
+				*first_bad = page;
+				*fault = f;
+				return -EBADMSG;
+			}
+		}
+	}
+	return 0;
+}

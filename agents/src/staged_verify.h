@@ -1,0 +1,74 @@
+/*
+ * Staged verification of an incoming VM's memory: the page self-checks (page_check.h) that prove
+ * the migrated memory arrived intact, done round by round during pre-copy so that only the final
+ * round's pages are left to check inside the downtime window.
+ *
+ * The destination marks every page it writes (data and zero pages) in `written`, a bitmap in a
+ * memfd that the incoming workload receives with `start` (workload_ipc.h) and checks at start.
+ * At the end of every pre-copy round, while every receiver is idle (the source waits for all
+ * ROUND_ACKs before it harvests the next round), the destination checks the marked pages:
+ *
+ *   - a page that passes is unmarked: it is intact and nothing wrote it since;
+ *   - a page that fails is not necessarily corrupt: the source reads pages while its vCPUs run, so
+ *     a page read during a vCPU's write arrives torn. That write came after the source re-armed
+ *     the page's write protection, so the page is dirty again and is sent in the next round. The
+ *     page becomes `suspect` (and unmarked); at the end of the next round (pre-copy or final), a
+ *     suspect page that did not arrive again is corrupt: the migration fails, naming it.
+ *
+ * At the end of the final round every page must have arrived at least once (`seen`), so checking
+ * only the marked pages at start proves as much as checking all of RAM.
+ */
+#ifndef FERRY_STAGED_VERIFY_H
+#define FERRY_STAGED_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "page_check.h"
+
+/* Bytes of a bitmap of npages bits, in whole 64-bit words. */
+size_t ferry_staged_bitmap_bytes(uint64_t npages);
+
+/* Sets bits [first, first + count): atomic, several receivers mark pages at once. */
+void ferry_staged_mark(uint64_t *bits, uint64_t first, uint64_t count);
+bool ferry_staged_test(const uint64_t *bits, uint64_t page);
+
+struct ferry_staged_verify {
+	uint64_t npages;
+	uint64_t *written; /* shared: a MAP_SHARED mapping of `fd` */
+	uint64_t *seen;    /* private: pages that arrived at least once */
+	uint64_t *suspect; /* private: failed at the last round's check, must arrive again */
+	int fd;            /* memfd of ferry_staged_bitmap_bytes(npages) holding `written` */
+};
+
+/* Creates the bitmaps (the shared one in a memfd named `name`). -errno with the reason in err. */
+int ferry_staged_verify_init(struct ferry_staged_verify *s, uint64_t npages, const char *name, char *err,
+			     size_t errlen);
+void ferry_staged_verify_free(struct ferry_staged_verify *s);
+
+/* Marks a run that was just written into guest RAM. */
+void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uint64_t count);
+
+struct ferry_round_check {
+	uint64_t checked;  /* marked pages checked (pre-copy rounds) */
+	uint64_t deferred; /* of those, failed and now suspect */
+	uint64_t resent;   /* suspect pages of the previous round that arrived again */
+	uint64_t bad_page; /* on failure: the page */
+	enum ferry_page_fault fault;
+	char reason[160];  /* on failure */
+};
+
+/* End of a round, receivers idle. Pre-copy (final = false): settles the previous round's suspects,
+ * then checks and unmarks the marked pages of `ram`. Final: settles the suspects and requires
+ * every page seen; the marked pages stay for the workload's check at start. 0, or -EBADMSG with
+ * the page and reason in *out. */
+int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram, bool final,
+			      struct ferry_round_check *out);
+
+/* Workload side: checks the pages marked in `bits` (npages bits) of guest RAM at `base`. 0, or
+ * -EBADMSG with the first bad page and its fault. *checked: how many were checked. */
+int ferry_staged_check_marked(const uint8_t *base, uint64_t npages, const uint64_t *bits, uint64_t *checked,
+			      uint64_t *first_bad, enum ferry_page_fault *fault);
+
+#endif

@@ -1,0 +1,147 @@
+/* Staged verification: marking runs across word boundaries, the round check (passed pages are
+ * unmarked, a failed one must arrive again, every page must arrive once) and the workload's check
+ * of the marked pages only. */
+#include "page_check.h"
+#include "staged_verify.h"
+#include "test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPAGES 200u /* not a multiple of 64: the last word is partial */
+
+static uint8_t *filled_ram(void)
+{
+	uint8_t *ram = aligned_alloc(FERRY_PAGE_BYTES, (size_t)NPAGES * FERRY_PAGE_BYTES);
+	for (uint64_t p = 0; ram && p < NPAGES; p++)
+		ferry_page_fill(ram + p * FERRY_PAGE_BYTES, p, 1, 7);
+	return ram;
+}
+
+static uint64_t count_marked(const uint64_t *bits)
+{
+	uint64_t n = 0;
+	for (uint64_t p = 0; p < NPAGES; p++)
+		n += ferry_staged_test(bits, p);
+	return n;
+}
+
+FERRY_TEST(staged_mark_sets_exactly_the_run_across_words)
+{
+	uint64_t bits[4] = {0};
+	EXPECT_EQ_U64(ferry_staged_bitmap_bytes(NPAGES), 32);
+	EXPECT_EQ_U64(ferry_staged_bitmap_bytes(64), 8);
+	ferry_staged_mark(bits, 60, 70); /* 60..129: the end of word 0, all of word 1, the start of word 2 */
+	for (uint64_t p = 0; p < 256; p++)
+		EXPECT_EQ_INT(ferry_staged_test(bits, p), p >= 60 && p < 130);
+	EXPECT_EQ_U64(bits[1], ~0ull);
+	ferry_staged_mark(bits, 199, 1);
+	EXPECT_EQ_INT(ferry_staged_test(bits, 199), 1);
+	EXPECT_EQ_INT(ferry_staged_test(bits, 198), 0);
+}
+
+FERRY_TEST(staged_round_unmarks_passed_pages_and_final_keeps_its_own)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT(ram != NULL);
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ferry_staged_verify_mark(&s, 0, NPAGES); /* round 0: everything */
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.checked, NPAGES);
+	EXPECT_EQ_U64(c.deferred, 0);
+	EXPECT_EQ_U64(count_marked(s.written), 0);
+	ferry_staged_verify_mark(&s, 10, 3); /* the final round */
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), 0);
+	EXPECT_EQ_U64(c.checked, 0);
+	EXPECT_EQ_U64(count_marked(s.written), 3); /* left for the workload at start */
+	uint64_t checked = 0, bad = 0;
+	enum ferry_page_fault f = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_staged_check_marked(ram, NPAGES, s.written, &checked, &bad, &f), 0);
+	EXPECT_EQ_U64(checked, 3);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* A page torn by a concurrent write on the source fails, arrives again next round and passes. */
+FERRY_TEST(staged_round_defers_a_failed_page_that_arrives_again)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ferry_staged_verify_mark(&s, 0, NPAGES);
+	ram[70 * FERRY_PAGE_BYTES + 5] ^= 0x10;
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.deferred, 1);
+	EXPECT_EQ_INT(ferry_staged_test(s.suspect, 70), 1);
+	ferry_page_fill(ram + 70 * FERRY_PAGE_BYTES, 70, 2, 7); /* round 1 brings it again, intact */
+	ferry_staged_verify_mark(&s, 70, 1);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.resent, 1);
+	EXPECT_EQ_U64(c.checked, 1);
+	EXPECT_EQ_U64(c.deferred, 0);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), 0);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* A page that failed and was not sent again is corrupt, in a pre-copy round and in the final. */
+FERRY_TEST(staged_round_fails_a_bad_page_that_does_not_arrive_again)
+{
+	for (int final = 0; final <= 1; final++) {
+		struct ferry_staged_verify s;
+		char err[256];
+		uint8_t *ram = filled_ram();
+		EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+		ferry_staged_verify_mark(&s, 0, NPAGES);
+		ram[131 * FERRY_PAGE_BYTES + 4000] ^= 0x01;
+		struct ferry_round_check c;
+		EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+		ferry_staged_verify_mark(&s, 5, 2); /* round 1 brings other pages only */
+		EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, final, &c), -EBADMSG);
+		EXPECT_EQ_U64(c.bad_page, 131);
+		EXPECT(strstr(c.reason, "page 131 failed its self-check and was not sent again") != NULL);
+		ferry_staged_verify_free(&s);
+		free(ram);
+	}
+}
+
+FERRY_TEST(staged_final_round_requires_every_page_to_have_arrived)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ferry_staged_verify_mark(&s, 0, 150);
+	ferry_staged_verify_mark(&s, 151, NPAGES - 151);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), -EBADMSG);
+	EXPECT_EQ_U64(c.bad_page, 150);
+	EXPECT(strstr(c.reason, "page 150 never arrived") != NULL);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+FERRY_TEST(staged_check_marked_finds_a_bad_marked_page_and_ignores_bits_past_ram)
+{
+	uint8_t *ram = filled_ram();
+	uint64_t bits[4] = {0};
+	ram[33 * FERRY_PAGE_BYTES + 1] ^= 0x80;
+	ram[34 * FERRY_PAGE_BYTES + 1] ^= 0x80;
+	ferry_staged_mark(bits, 34, 1);
+	bits[3] |= 1ull << 63; /* page 255: past RAM */
+	uint64_t checked = 0, bad = 0;
+	enum ferry_page_fault f = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_staged_check_marked(ram, NPAGES, bits, &checked, &bad, &f), -EBADMSG);
+	EXPECT_EQ_U64(bad, 34); /* 33 is bad too but unmarked: not this stage's business */
+	EXPECT_EQ_INT((int)f, FERRY_PAGE_BAD_CHECKSUM);
+	ferry_page_fill(ram + 34 * FERRY_PAGE_BYTES, 34, 1, 7);
+	EXPECT_EQ_INT(ferry_staged_check_marked(ram, NPAGES, bits, &checked, &bad, &f), 0);
+	EXPECT_EQ_U64(checked, 1);
+	free(ram);
+}
