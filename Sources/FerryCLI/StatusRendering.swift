@@ -6,11 +6,38 @@ public enum StatusRendering {
     public static func table(_ statuses: [MigrationStatus]) -> String {
         TextTable(
             headers: [
-                "ID", "VM", "FROM", "TO", "PHASE", "ROUND", "SENT", "REMAINING", "DIRTY RATE", "BANDWIDTH",
-                "DOWNTIME EXP/ACT", "ETA", "NOTE",
+                "ID", "VM", "FROM", "TO", "PHASE", "PROGRESS", "ROUND", "SENT", "REMAINING", "DIRTY RATE",
+                "BANDWIDTH", "DOWNTIME EXP/ACT", "ETA", "NOTE",
             ],
-            rows: statuses.map(row)
+            rows: statuses.map { status in
+                var cells = row(status)
+                cells.insert(bar(status), at: 5)
+                return cells
+            }
         ).render()
+    }
+
+    /// A progress bar for people: bytes sent against bytes sent plus what the source last reported
+    /// still to send (dirty pages, device data). "-" before the first report and for endings other
+    /// than completed: there is no honest fraction to draw then.
+    public static func bar(_ s: MigrationStatus, width: Int = 10) -> String {
+        let fraction: Double
+        switch s.migration.phase {
+        case .completed:
+            fraction = 1
+        case _ where s.migration.phase.isTerminal:
+            return "-"
+        default:
+            guard let p = s.progress, p.updatedAt != nil else { return "-" }
+            let sent = Double(p.ramBytesSent + p.deviceBytesSent)
+            let total = sent + Double(p.dirtyBytesRemaining)
+            guard total > 0 else { return "-" }
+            fraction = sent / total
+        }
+        let filled = min(width, Int((fraction * Double(width)).rounded(.down)))
+        let percent = Int((fraction * 100).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(percent)%"
     }
 
     static func row(_ s: MigrationStatus) -> [String] {

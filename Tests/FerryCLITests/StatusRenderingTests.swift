@@ -79,7 +79,7 @@ struct StatusRenderingTests {
         let table = StatusRendering.table([Self.waiting, Self.copying, Self.resuming, Self.rolledBack])
         let lines = table.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(lines.count == 5, "\(table)")
-        #expect(lines[0].hasPrefix("ID   VM      FROM  TO  PHASE        ROUND  SENT"), "\(lines[0])")
+        #expect(lines[0].hasPrefix("ID   VM      FROM  TO  PHASE        PROGRESS           ROUND  SENT"), "\(lines[0])")
         // Every column starts where its header does.
         let phaseColumn = lines[0].range(of: "PHASE")!.lowerBound.utf16Offset(in: lines[0])
         for (line, phase) in zip(lines.dropFirst(), ["pending", "precopy", "resuming", "rolled_back"]) {
@@ -92,6 +92,22 @@ struct StatusRenderingTests {
         #expect(lines[4].hasSuffix("no progress for 150 s"))
         let etaColumn = lines[0].range(of: "ETA")!.lowerBound.utf16Offset(in: lines[0])
         #expect(lines[2].dropFirst(etaColumn).hasPrefix("1.5s"), "\(lines[2])")
+    }
+
+    /// Sent against sent plus remaining; full when completed; no bar without a report or after a
+    /// failure, cancel or rollback.
+    @Test func progressBarDrawsSentAgainstWhatRemains() {
+        #expect(StatusRendering.bar(Self.copying) == "[########..] 88%")  // 64 MiB sent, 8 MiB to go
+        #expect(StatusRendering.bar(Self.waiting) == "-")
+        #expect(StatusRendering.bar(Self.rolledBack) == "-")
+        var completed = Self.resuming
+        completed.migration.phase = .completed
+        #expect(StatusRendering.bar(completed) == "[##########] 100%")
+        var early = Self.copying
+        early.progress?.ramBytesSent = 1 << 20
+        early.progress?.deviceBytesSent = 0
+        early.progress?.dirtyBytesRemaining = 99 << 20
+        #expect(StatusRendering.bar(early) == "[..........] 1%")
     }
 
     @Test func aDivergingMigrationSaysNotConvergingInsteadOfAnETA() {
