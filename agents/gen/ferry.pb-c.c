@@ -2938,7 +2938,7 @@ const ProtobufCMessageDescriptor ferry__v1__device_progress__descriptor =
   (ProtobufCMessageInit) ferry__v1__device_progress__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ferry__v1__progress__field_descriptors[16] =
+static const ProtobufCFieldDescriptor ferry__v1__progress__field_descriptors[17] =
 {
   {
     "migration_id",
@@ -3132,6 +3132,18 @@ static const ProtobufCFieldDescriptor ferry__v1__progress__field_descriptors[16]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mid_round",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ferry__V1__Progress, mid_round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ferry__v1__progress__field_indices_by_name[] = {
   12,   /* field[12] = actual_downtime_us */
@@ -3142,6 +3154,7 @@ static const unsigned ferry__v1__progress__field_indices_by_name[] = {
   9,   /* field[9] = dirty_rate_bytes_per_sec */
   15,   /* field[15] = error */
   11,   /* field[11] = expected_downtime_us */
+  16,   /* field[16] = mid_round */
   0,   /* field[0] = migration_id */
   7,   /* field[7] = pages_dirtied */
   3,   /* field[3] = phase */
@@ -3154,7 +3167,7 @@ static const unsigned ferry__v1__progress__field_indices_by_name[] = {
 static const ProtobufCIntRange ferry__v1__progress__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor ferry__v1__progress__descriptor =
 {
@@ -3164,7 +3177,7 @@ const ProtobufCMessageDescriptor ferry__v1__progress__descriptor =
   "Ferry__V1__Progress",
   "ferry.v1",
   sizeof(Ferry__V1__Progress),
-  16,
+  17,
   ferry__v1__progress__field_descriptors,
   ferry__v1__progress__field_indices_by_name,
   1,  ferry__v1__progress__number_ranges,

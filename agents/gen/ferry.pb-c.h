@@ -657,10 +657,16 @@ struct  Ferry__V1__Progress
    * set when phase is FAILED or ROLLED_BACK
    */
   Ferry__V1__Error *error;
+  /*
+   * true: posted while a round is still in flight (round, *_bytes_sent and bandwidth are the
+   * round's figures so far; dirty/remaining/expected-downtime repeat the last end-of-round
+   * report, 0 in round 0). Not a convergence sample. false (older agents) = end of round.
+   */
+  protobuf_c_boolean mid_round;
 };
 #define FERRY__V1__PROGRESS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__progress__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FERRY__V1__MIGRATION_ROLE__MIGRATION_ROLE_UNSPECIFIED, FERRY__V1__AGENT_PHASE__AGENT_PHASE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FERRY__V1__MIGRATION_ROLE__MIGRATION_ROLE_UNSPECIFIED, FERRY__V1__AGENT_PHASE__AGENT_PHASE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, NULL, 0 }
 
 
 struct  Ferry__V1__Attribute

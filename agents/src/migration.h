@@ -57,6 +57,10 @@ struct ferry_mig_report {
 		uint32_t state; /* kernel state (FERRY_MIG_*), FERRY_MIG_NR_STATES if unreadable */
 		uint64_t precopy_initial_bytes, precopy_dirty_bytes, stop_copy_bytes, bytes_sent;
 	} devices[FERRY_MIG_REPORT_DEVICES];
+	/* Posted while a round is in flight: round, ram_bytes_sent and bandwidth are the round's so
+	 * far; dirty/remaining/expected downtime and devices repeat the last end-of-round report. */
+	bool mid_round;
+	uint64_t device_bytes_in_round; /* mid_round: device payload sent so far in this round */
 	int error_code; /* ferry.v1.ErrorCode, 0 = none */
 	char error[FERRY_MIG_ERROR_MAX];
 	/* Set: this report is a device step (an Event "device_state_changed"), not a Progress. It

@@ -164,6 +164,8 @@ static void send_progress(struct ferry_migration_manager *mm, const struct ferry
 		p.device_bytes_sent += d->bytes_sent; /* the migration's total, as ram_bytes_sent */
 		dps[i] = &dp[i];
 	}
+	p.device_bytes_sent += r->device_bytes_in_round; /* mid-round: not yet in devices[].bytes_sent */
+	p.mid_round = r->mid_round;
 	p.n_devices = r->n_devices;
 	p.devices = dps;
 	Ferry__V1__Error e = FERRY__V1__ERROR__INIT;

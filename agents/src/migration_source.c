@@ -239,12 +239,42 @@ static void report(struct ferry_migration_source *s, uint32_t round, const struc
 	r.actual_downtime_us = actual_us;
 	ferry_mig_device_binding_report(s->m->devices, &r);
 	ferry_mig_reporter_post(s->m->reporter, &r);
+	s->last_report = r;
+	s->have_last_report = true;
 	ferry_log(FERRY_LOG_INFO,
 		  "msg=\"round ended\" migration_id=%s round=%u pages=%llu zero_pages=%llu payload_bytes=%llu "
 		  "round_ms=%.1f dirty_pages=%llu bandwidth_mib_s=%.1f expected_downtime_us=%llu",
 		  s->m->id, round, (unsigned long long)st->pages, (unsigned long long)st->zero_pages,
 		  (unsigned long long)st->payload_bytes, round_ns / 1e6, (unsigned long long)dirty_pages,
 		  r.bandwidth_bytes_per_sec / 1048576.0, (unsigned long long)expected_us);
+}
+
+/* A round in flight so far: round, bytes sent (cumulative, as the end-of-round report counts
+ * them: RAM in ram_bytes_sent, devices in device_bytes_sent) and the round's bandwidth so far.
+ * Pages dirtied, dirty bytes remaining, dirty rate, expected downtime and the per-device figures
+ * repeat the last end-of-round report (0 and none in round 0): nothing new is known of them until
+ * the round ends and the dirty log is harvested. The device state is not read here: channel 0
+ * may be reading the device's stream meanwhile. */
+void ferry__source_report_mid_round(struct ferry_migration_source *s, uint32_t round, uint64_t elapsed_ns)
+{
+	struct ferry_mig_report r;
+	ferry_migration_report_base(s->m, &r);
+	if (s->have_last_report) {
+		const struct ferry_mig_report *l = &s->last_report;
+		r.pages_dirtied = l->pages_dirtied;
+		r.dirty_bytes_remaining = l->dirty_bytes_remaining;
+		r.dirty_rate_bytes_per_sec = l->dirty_rate_bytes_per_sec;
+		r.expected_downtime_us = l->expected_downtime_us;
+		r.n_devices = l->n_devices;
+		memcpy(r.devices, l->devices, sizeof r.devices);
+	}
+	r.round = round;
+	r.mid_round = true;
+	uint64_t ram = atomic_load(&s->round_ram_bytes), dev = atomic_load(&s->round_device_bytes);
+	r.ram_bytes_sent = s->ram_bytes_sent + ram;
+	r.device_bytes_in_round = dev;
+	r.bandwidth_bytes_per_sec = elapsed_ns ? (uint64_t)((double)(ram + dev) * 1e9 / (double)elapsed_ns) : 0;
+	ferry_mig_reporter_post(s->m->reporter, &r);
 }
 
 /* The cut-over rule, applied the moment a round ends. */

@@ -45,7 +45,15 @@ struct ferry_migration_source {
 	bool worker_started;
 	atomic_bool worker_done;
 	uint64_t ram_bytes_sent;
+	/* The round in flight, added to by its channel threads: RAM and device payload sent so far. */
+	atomic_uint_fast64_t round_ram_bytes, round_device_bytes;
+	/* The last end-of-round report (the worker's), repeated by mid-round reports. */
+	struct ferry_mig_report last_report;
+	bool have_last_report;
 };
+
+/* How often a round in flight is reported (mid_round Progress), in ns. */
+#define FERRY_MID_ROUND_REPORT_NS 1000000000ull
 
 /* What one round sent, over all channels. */
 struct ferry_round_stats {
@@ -60,6 +68,9 @@ struct ferry_round_stats {
 int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry_dirty_bitmap *bm, uint32_t round,
 			    bool final, const char *vcpu_state, struct ferry_round_stats *stats, int *code, char *err,
 			    size_t errlen);
+
+/* Posts a mid-round Progress of pre-copy round `round`, `elapsed_ns` after it began (worker). */
+void ferry__source_report_mid_round(struct ferry_migration_source *s, uint32_t round, uint64_t elapsed_ns);
 
 /* Whether the coordinator aborted (read under m->lock). */
 bool ferry__source_aborted(struct ferry_migration_source *s);

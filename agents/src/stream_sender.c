@@ -165,6 +165,7 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	j->stats.pages += pages;
 	j->stats.zero_pages += zeros;
 	j->stats.payload_bytes += bytes;
+	atomic_fetch_add(&s->round_ram_bytes, bytes);
 	return 0;
 }
 
@@ -230,6 +231,7 @@ static int send_device_chunks(struct channel_job *j, uint64_t *bytes)
 				return io_fail(j, rc, "sending a device chunk");
 			sent += (uint64_t)n;
 			*bytes += (uint64_t)n;
+			atomic_fetch_add(&s->round_device_bytes, (uint64_t)n);
 			if (c.end_of_stream)
 				break;
 		}
@@ -321,6 +323,24 @@ out:
 	return NULL;
 }
 
+/* Joins a channel thread of pre-copy round `round` (begun at t0), posting a mid-round report
+ * every FERRY_MID_ROUND_REPORT_NS meanwhile: a long round under a cap is not silent. The final
+ * round is the downtime and short: it is not reported until it ends. */
+static void join_reporting(struct ferry_migration_source *s, pthread_t t, uint32_t round, uint64_t t0)
+{
+	for (;;) {
+		uint64_t now = now_ns();
+		uint64_t next = t0 + ((now - t0) / FERRY_MID_ROUND_REPORT_NS + 1) * FERRY_MID_ROUND_REPORT_NS;
+		struct timespec rt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		uint64_t at = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec + (next - now);
+		struct timespec deadline = {(time_t)(at / 1000000000ull), (long)(at % 1000000000ull)};
+		if (pthread_timedjoin_np(t, NULL, &deadline) != ETIMEDOUT)
+			return;
+		ferry__source_report_mid_round(s, round, now_ns() - t0);
+	}
+}
+
 int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry_dirty_bitmap *bm, uint32_t round,
 			    bool final, const char *vcpu_state, struct ferry_round_stats *stats, int *code, char *err,
 			    size_t errlen)
@@ -334,6 +354,9 @@ int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry
 		return -ENOMEM;
 	}
 	int rc = 0;
+	atomic_store(&s->round_ram_bytes, 0);
+	atomic_store(&s->round_device_bytes, 0);
+	uint64_t t0 = now_ns();
 	for (unsigned i = 0; i < s->n_channels; i++) {
 		jobs[i] = (struct channel_job){.s = s, .bm = bm, .index = i, .round = round, .final = final,
 					       .vcpu_state = vcpu_state};
@@ -344,7 +367,9 @@ int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry
 	}
 	memset(stats, 0, sizeof *stats);
 	for (unsigned i = 0; i < s->n_channels; i++) {
-		if (started[i])
+		if (started[i] && !final)
+			join_reporting(s, threads[i], round, t0);
+		else if (started[i])
 			pthread_join(threads[i], NULL);
 		stats->batches += jobs[i].stats.batches;
 		stats->pages += jobs[i].stats.pages;

@@ -342,15 +342,27 @@ int mh_adjust(struct mh_host *h, const char *id, uint64_t seq, const Ferry__V1__
 	return mh_result_code(mh_command(h, &cmd));
 }
 
-Ferry__V1__Progress *mh_next_progress(struct mh_host *h)
+Ferry__V1__Progress *mh_next_progress_any(struct mh_host *h)
 {
 	Ferry__V1__Progress *p = (Ferry__V1__Progress *)next_of(h, FERRY__V1__FRAME_TYPE__FRAME_TYPE_PROGRESS);
 	if (p)
-		fprintf(stderr, "  progress round=%u phase=%d sent=%llu dirty=%llu bw=%.1fMiB/s expected_us=%llu%s%s\n",
-			p->round, p->phase, (unsigned long long)p->ram_bytes_sent, (unsigned long long)p->pages_dirtied,
-			p->bandwidth_bytes_per_sec / 1048576.0, (unsigned long long)p->expected_downtime_us,
-			p->error ? " error=" : "", p->error ? p->error->message : "");
+		fprintf(stderr, "  progress%s round=%u phase=%d sent=%llu dirty=%llu bw=%.1fMiB/s expected_us=%llu%s%s\n",
+			p->mid_round ? " (mid-round)" : "", p->round, p->phase, (unsigned long long)p->ram_bytes_sent,
+			(unsigned long long)p->pages_dirtied, p->bandwidth_bytes_per_sec / 1048576.0,
+			(unsigned long long)p->expected_downtime_us, p->error ? " error=" : "",
+			p->error ? p->error->message : "");
 	return p;
+}
+
+Ferry__V1__Progress *mh_next_progress(struct mh_host *h)
+{
+	for (;;) {
+		Ferry__V1__Progress *p = mh_next_progress_any(h);
+		if (!p || !p->mid_round)
+			return p;
+		h->mid_round_reports++;
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+	}
 }
 
 Ferry__V1__Progress *mh_final_progress(struct mh_host *h)

@@ -30,6 +30,7 @@ struct mh_host {
 	/* Every "throttle_changed" Event read so far, in order, as "PERCENT REASON RESULT". */
 	char throttle_steps[32][160];
 	size_t n_throttle_steps;
+	unsigned mid_round_reports; /* skipped by mh_next_progress */
 };
 
 /* The source VM as its Inventory described it, to be copied into PrepareDestination. */
@@ -95,8 +96,11 @@ int mh_abort(struct mh_host *h, const char *id, uint64_t seq);
 int mh_force_cutover(struct mh_host *h, const char *id, uint64_t seq);
 int mh_adjust(struct mh_host *h, const char *id, uint64_t seq, const Ferry__V1__MigrationPolicy *policy);
 
-/* Next Progress from a host (caller frees), NULL on timeout. */
+/* Next Progress from a host (caller frees), NULL on timeout; mid-round reports (mid_round) are
+ * counted in h->mid_round_reports and skipped. */
 Ferry__V1__Progress *mh_next_progress(struct mh_host *h);
+/* Next Progress from a host, mid-round reports included (caller frees), NULL on timeout. */
+Ferry__V1__Progress *mh_next_progress_any(struct mh_host *h);
 /* Progress until one in a final phase (COMPLETED / ROLLED_BACK); that one, NULL on timeout. */
 Ferry__V1__Progress *mh_final_progress(struct mh_host *h);
 

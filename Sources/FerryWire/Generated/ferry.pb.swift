@@ -1147,6 +1147,14 @@ public nonisolated struct Ferry_V1_Progress: @unchecked Sendable {
   /// Clears the value of `error`. Subsequent reads from it will return its default value.
   public mutating func clearError() {_uniqueStorage()._error = nil}
 
+  /// true: posted while a round is still in flight (round, *_bytes_sent and bandwidth are the
+  /// round's figures so far; dirty/remaining/expected-downtime repeat the last end-of-round
+  /// report, 0 in round 0). Not a convergence sample. false (older agents) = end of round.
+  public var midRound: Bool {
+    get {_storage._midRound}
+    set {_uniqueStorage()._midRound = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2392,7 +2400,7 @@ nonisolated extension Ferry_V1_DeviceProgress: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Progress"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}migration_id\0\u{3}vm_id\0\u{1}role\0\u{1}phase\0\u{1}round\0\u{3}ram_bytes_sent\0\u{3}device_bytes_sent\0\u{3}pages_dirtied\0\u{3}dirty_bytes_remaining\0\u{3}dirty_rate_bytes_per_sec\0\u{3}bandwidth_bytes_per_sec\0\u{3}expected_downtime_us\0\u{3}actual_downtime_us\0\u{1}devices\0\u{3}sent_at_unix_ns\0\u{1}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}migration_id\0\u{3}vm_id\0\u{1}role\0\u{1}phase\0\u{1}round\0\u{3}ram_bytes_sent\0\u{3}device_bytes_sent\0\u{3}pages_dirtied\0\u{3}dirty_bytes_remaining\0\u{3}dirty_rate_bytes_per_sec\0\u{3}bandwidth_bytes_per_sec\0\u{3}expected_downtime_us\0\u{3}actual_downtime_us\0\u{1}devices\0\u{3}sent_at_unix_ns\0\u{1}error\0\u{3}mid_round\0")
 
   fileprivate class _StorageClass {
     var _migrationID: String = String()
@@ -2411,6 +2419,7 @@ nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
     var _devices: [Ferry_V1_DeviceProgress] = []
     var _sentAtUnixNs: Int64 = 0
     var _error: Ferry_V1_Error? = nil
+    var _midRound: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2437,6 +2446,7 @@ nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
       _devices = source._devices
       _sentAtUnixNs = source._sentAtUnixNs
       _error = source._error
+      _midRound = source._midRound
     }
   }
 
@@ -2471,6 +2481,7 @@ nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._devices) }()
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._sentAtUnixNs) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._error) }()
+        case 17: try { try decoder.decodeSingularBoolField(value: &_storage._midRound) }()
         default: break
         }
       }
@@ -2531,6 +2542,9 @@ nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
       try { if let v = _storage._error {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
+      if _storage._midRound != false {
+        try visitor.visitSingularBoolField(value: _storage._midRound, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2556,6 +2570,7 @@ nonisolated extension Ferry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._devices != rhs_storage._devices {return false}
         if _storage._sentAtUnixNs != rhs_storage._sentAtUnixNs {return false}
         if _storage._error != rhs_storage._error {return false}
+        if _storage._midRound != rhs_storage._midRound {return false}
         return true
       }
       if !storagesAreEqual {return false}
