@@ -439,17 +439,7 @@ public actor MigrationDriver {
         let role = role(of: hostID)
         let name = WireCommand.phaseName(p.phase)
         if role == .source {
-            progress.round = p.round
-            progress.ramBytesSent = p.ramBytesSent
-            progress.deviceBytesSent = p.deviceBytesSent
-            progress.dirtyBytesRemaining = p.dirtyBytesRemaining
-            // The final and rollback reports carry no measurement (0): keep the last round's, which
-            // status shows and the next dry run of this VM forecasts from.
-            if p.bandwidthBytesPerSec > 0 {
-                progress.dirtyRateBytesPerSec = p.dirtyRateBytesPerSec
-                progress.bandwidthBytesPerSec = p.bandwidthBytesPerSec
-            }
-            if p.expectedDowntimeUs > 0 { progress.expectedDowntimeUs = p.expectedDowntimeUs }
+            progress = SourceProgressUpdate.apply(p, to: progress)
             progress.sourcePhase = name
         } else {
             progress.destinationPhase = name
@@ -484,11 +474,9 @@ public actor MigrationDriver {
             }
         case (.source, .precopy):
             guard state.phase == .precopy, state.rollback == nil else { return }
-            let now = secondsInPrecopy()
-            samples.append(
-                ProgressSample(
-                    seconds: now, round: p.round, dirtyBytesRemaining: p.dirtyBytesRemaining,
-                    dirtyRateBytesPerSec: p.dirtyRateBytesPerSec, bandwidthBytesPerSec: p.bandwidthBytesPerSec))
+            // A mid-round report is shown (above) but is not a round: the policy does not see it.
+            guard let sample = SourceProgressUpdate.sample(p, seconds: secondsInPrecopy()) else { return }
+            samples.append(sample)
             await applyConvergence()
         case (.source, .cutover), (.source, .resuming):
             if state.phase == .precopy { await handle(.cutoverStarted) }
