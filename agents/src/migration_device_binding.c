@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "mig_fsm.h"
 #include "migration_device_match.h"
 
 static struct ferry_mig_device_desc local_desc(const struct ferry_device_registry *r, size_t i)
@@ -34,6 +35,21 @@ static struct ferry_mig_device_desc wire_desc(const Ferry__V1__Device *w)
 	desc.caps.dma_logging = w->dma_logging;
 	desc.caps.saving_layout_regions = w->saving_layout_handshake;
 	return desc;
+}
+
+/*
+ * Whether a destination device is free to resume into. The kernel's RESUMING is entered from STOP
+ * only (the core composes RUNNING -> [RUNNING_P2P ->] STOP -> RESUMING): RUNNING is the state an
+ * opened or reset device is in, STOP the one a device that migrated its VM away is left in. Any
+ * other state means someone else's data session (PRE_COPY*, STOP_COPY, RESUMING), a transition
+ * under way (RUNNING_P2P), or ERROR, where every request fails until a reset; binding it would
+ * break that session or fail later. *state = the state read, FERRY_MIG_NR_STATES if unreadable.
+ */
+static bool idle_state(struct ferry_device *dev, uint32_t *state)
+{
+	if (dev->ops->get_state(dev, state) < 0)
+		*state = FERRY_MIG_NR_STATES;
+	return *state == FERRY_MIG_RUNNING || *state == FERRY_MIG_STOP;
 }
 
 /* Builds the binding over registry devices idx[0..n). */
@@ -108,9 +124,36 @@ int ferry_mig_device_binding_destination(const struct ferry_device_registry *r, 
 		const char *owner = r->info[k].vm_id;
 		taken[k] = !r->dev[k] || (busy && busy[k]) || (owner[0] && strcmp(owner, vm_id) != 0);
 	}
-	int rc = ferry_mig_device_match(w, n_want, local, taken, r->n, match, err, errlen);
-	if (rc < 0)
-		return rc;
+	/* Twins that are not idle are set aside and the match rerun; each pass sets one more aside. */
+	char not_idle[256] = "";
+	size_t used = 0;
+	for (;;) {
+		int rc = ferry_mig_device_match(w, n_want, local, taken, r->n, match, err, errlen);
+		if (rc < 0) {
+			size_t len = err ? strnlen(err, errlen) : 0;
+			if (rc == -ENODEV && not_idle[0] && len < errlen)
+				snprintf(err + len, errlen - len,
+					 "; not free to resume into (a destination device must be RUNNING or STOP): %s",
+					 not_idle);
+			return rc;
+		}
+		bool again = false;
+		for (size_t i = 0; i < n_want; i++) {
+			uint32_t state;
+			if (idle_state(r->dev[match[i]], &state))
+				continue;
+			taken[match[i]] = again = true;
+			if (used < sizeof not_idle) {
+				int n = snprintf(not_idle + used, sizeof not_idle - used, "%sdevice %s is in %s",
+						 used ? ", " : "", r->info[match[i]].name,
+						 state < FERRY_MIG_NR_STATES ? ferry_mig_state_name(state)
+									     : "an unreadable state");
+				used += n > 0 ? (size_t)n : 0;
+			}
+		}
+		if (!again)
+			break;
+	}
 	return build(r, FERRY_GROUP_DESTINATION, match, peer, n_want, out, err, errlen);
 }
 

@@ -5,8 +5,11 @@
  * open devices (migration_device_match.h) and remembers, for each, the source's device id, which
  * is what DEVICE_CHUNK frames carry.
  *
- * A device is free for a destination when its config `vm` is empty or names the incoming VM, and
- * no other unfinished migration holds it (`busy`, indexed like the registry).
+ * A device is free for a destination when its config `vm` is empty or names the incoming VM, no
+ * other unfinished migration holds it (`busy`, indexed like the registry), and it is idle: in
+ * RUNNING (opened or reset) or STOP (its VM migrated away), the states the kernel's path to
+ * RESUMING starts from without breaking anyone's session. A twin in another state (ERROR, a
+ * saving or resuming session, RUNNING_P2P) or whose state cannot be read is passed over.
  *
  * Proto note: Device carries saving_layout_handshake as a bool, not the region mask, so matching
  * compares "needs the handshake" on both sides.
@@ -35,7 +38,7 @@ int ferry_mig_device_binding_source(const struct ferry_device_registry *r, const
 				    struct ferry_mig_device_binding **out, char *err, size_t errlen);
 
 /* Destination: *out = NULL when n_want is 0. Errors as above (-ENODEV: no free twin, see
- * migration_device_match.h). */
+ * migration_device_match.h; the reason also names each twin passed over and its state). */
 int ferry_mig_device_binding_destination(const struct ferry_device_registry *r, const char *vm_id,
 					 Ferry__V1__Device *const *want, size_t n_want, const bool *busy,
 					 struct ferry_mig_device_binding **out, char *err, size_t errlen);

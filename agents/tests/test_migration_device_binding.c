@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "migration_device_binding.h"
 #include "sim_local.h"
@@ -116,5 +117,61 @@ FERRY_TEST(device_binding_destination_takes_a_free_twin)
 	/* Another migration_version: no twin at all. */
 	want.migration_version = "ferry-sim/2";
 	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, NULL, &b, err, sizeof err), -ENODEV);
+	close_all(&r);
+}
+
+/* Puts an in-process sim device in `target` through the kernel's path. */
+static void drive(struct ferry_device *dev, uint32_t target)
+{
+	int fd = -1;
+	EXPECT_EQ_INT(dev->ops->set_state(dev, target, &fd), 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+FERRY_TEST(device_binding_destination_takes_only_an_idle_twin)
+{
+	static struct ferry_device_registry r;
+	memset(&r, 0, sizeof r);
+	add(&r, "x", "", true);    /* free but in another session: PRE_COPY */
+	add(&r, "y", "vm1", true); /* left in STOP after its VM migrated away */
+	add(&r, "z", "", true);    /* free, in ERROR after a failed arc */
+	drive(r.dev[0], FERRY_MIG_PRE_COPY);
+	drive(r.dev[1], FERRY_MIG_STOP);
+	struct ferry_sim_faults fault = {.fail_arc = true, .fail_arc_from = FERRY_MIG_RUNNING,
+					 .fail_arc_to = FERRY_MIG_RUNNING_P2P, .fail_arc_mode = FERRY_SIM_FAIL_TO_ERROR};
+	ferry_sim_model_set_faults(sim_local_model(r.dev[2]), &fault);
+	int fd = -1;
+	EXPECT(r.dev[2]->ops->set_state(r.dev[2], FERRY_MIG_STOP, &fd) < 0);
+	uint32_t state = 0;
+	EXPECT_EQ_INT(r.dev[2]->ops->get_state(r.dev[2], &state), 0);
+	EXPECT_EQ_INT(state, FERRY_MIG_ERROR);
+	Ferry__V1__Device want = FERRY__V1__DEVICE__INIT, *wants[] = {&want};
+	want.id = "src-a";
+	want.vendor_id = 0x1af4;
+	want.device_id = 0x1041;
+	want.driver = "ferry-sim";
+	want.migration_version = "ferry-sim/1";
+	want.migration_flags = FLAGS;
+	struct ferry_mig_device_binding *b = NULL;
+	char err[1024] = "";
+	/* x comes first but holds a saving session: y, stopped, is the one to resume into. */
+	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, NULL, &b, err, sizeof err), 0);
+	EXPECT(b != NULL);
+	if (b) {
+		EXPECT_EQ_STR(b->set.names[0], "y");
+		free(b);
+	}
+	/* y busy: x and z are twins, neither idle; the reason names both and their states. */
+	bool busy[FERRY_MAX_DEVICES] = {false};
+	busy[1] = true;
+	b = NULL;
+	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, busy, &b, err, sizeof err), -ENODEV);
+	EXPECT(b == NULL);
+	EXPECT(strstr(err, "source device src-a") != NULL);
+	EXPECT(strstr(err, "device x is in PRE_COPY, device z is in ERROR") != NULL);
+	/* The refusal left both where they were. */
+	EXPECT_EQ_INT(r.dev[0]->ops->get_state(r.dev[0], &state), 0);
+	EXPECT_EQ_INT(state, FERRY_MIG_PRE_COPY);
 	close_all(&r);
 }
