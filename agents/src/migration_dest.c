@@ -11,7 +11,7 @@
 #include "ram_populate.h"
 #include "staged_verify.h"
 #include "stream_io.h"
-#include "test_pause.h"
+#include "test_hooks.h"
 #include "vm_registry.h"
 #include "workload.h"
 
@@ -385,21 +385,20 @@ static bool last_of_round(struct ferry_migration_dest *d)
 	return last;
 }
 
-/* Test-only fault, FERRY_TEST_CORRUPT_PAGE in the destination agent's environment: a byte of guest
- * RAM goes bad after it arrived intact (past the stream's checksums). "N": page N, at the end of
- * round 0; "final": the first page that arrived in the final round, at its end. */
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h): a byte of guest RAM goes bad after it
+ * arrived intact (past the stream's checksums). */
 static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint32_t round, bool final)
 {
-	const char *env = getenv("FERRY_TEST_CORRUPT_PAGE");
-	uint64_t page = UINT64_MAX;
-	if (!env || !*env)
+	bool at_final;
+	uint64_t n, page = UINT64_MAX;
+	if (!ferry_test_corrupt_page(&at_final, &n))
 		return;
-	if (strcmp(env, "final") == 0 && final) {
+	if (at_final && final) {
 		for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
 			if (ferry_staged_test(d->staged.written, p))
 				page = p;
-	} else if (strcmp(env, "final") != 0 && round == 0 && !final) {
-		page = strtoull(env, NULL, 10);
+	} else if (!at_final && round == 0 && !final) {
+		page = n;
 	}
 	if (page >= d->npages)
 		return;

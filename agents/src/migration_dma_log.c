@@ -8,6 +8,7 @@
 #include "errbuf.h"
 #include "dirty_tracker.h"
 #include "log.h"
+#include "test_hooks.h"
 
 #define PAGE FERRY_DIRTY_PAGE_SIZE
 
@@ -27,8 +28,7 @@ int ferry_mig_dma_log_start(struct ferry_mig_dma_log *log, struct ferry_mig_devi
 	memset(log, 0, sizeof *log);
 	log->b = b;
 	log->ram_bytes = ram_bytes;
-	const char *ignored = getenv("FERRY_TEST_DMA_LOG_IGNORED");
-	log->ignored = ignored && strcmp(ignored, "1") == 0;
+	log->ignored = ferry_test_dma_log_ignored();
 	if (log->ignored && b && b->set.g.n)
 		ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: device DMA logs are read but not merged into harvests\"");
 	for (size_t i = 0; b && i < b->set.g.n; i++) {

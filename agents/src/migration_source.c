@@ -8,6 +8,7 @@
 #include "migration_device_binding.h"
 #include "migration_source_impl.h"
 #include "stream_io.h"
+#include "test_hooks.h"
 #include "workload_state.h"
 
 #include <errno.h>
@@ -116,10 +117,8 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 	s->ram_bytes = vm->reg.ram_bytes;
 	s->npages = s->ram_bytes / PAGE;
 	pthread_mutex_init(&s->bucket_lock, NULL);
-	const char *fault = getenv("FERRY_TEST_CORRUPT_BATCH");
-	s->corrupt_batch = fault ? strtoull(fault, NULL, 10) : 0;
-	const char *vfault = getenv("FERRY_TEST_CORRUPT_VCPU_STATE");
-	s->corrupt_vcpu_state = vfault && strcmp(vfault, "1") == 0;
+	s->corrupt_batch = ferry_test_corrupt_batch();
+	s->corrupt_vcpu_state = ferry_test_corrupt_vcpu_state();
 
 	int rc = workload_attach(s->control_path, s->ram_bytes, &s->base, &fresh_uffd, err, errlen);
 	if (rc)
