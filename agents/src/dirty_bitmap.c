@@ -42,18 +42,24 @@ static uint64_t word_mask(unsigned lo, unsigned hi)
 	return upper & ~((UINT64_C(1) << lo) - 1);
 }
 
+/* The next word of the run [*first, end): its index, and in *mask the run's bits in it; advances
+ * *first past them. */
+static uint64_t next_word(uint64_t *first, uint64_t end, uint64_t *mask)
+{
+	uint64_t w = *first >> 6;
+	unsigned lo = (unsigned)(*first & 63);
+	unsigned hi = end - (w << 6) >= 64 ? 64 : (unsigned)(end - (w << 6));
+	*mask = word_mask(lo, hi);
+	*first = (w << 6) + hi;
+	return w;
+}
+
 static void set_run(struct ferry_dirty_bitmap *bm, uint64_t first, uint64_t count)
 {
-	uint64_t end = first + count;
+	uint64_t end = first + count, mask;
 	while (first < end) {
-		uint64_t w = first >> 6;
-		unsigned lo = (unsigned)(first & 63);
-		unsigned hi = end - (w << 6) >= 64 ? 64 : (unsigned)(end - (w << 6));
-		if (lo == 0 && hi == 64)
-			bm->words[w] = ~UINT64_C(0);
-		else
-			bm->words[w] |= word_mask(lo, hi);
-		first = (w << 6) + hi;
+		uint64_t w = next_word(&first, end, &mask);
+		bm->words[w] |= mask;
 	}
 }
 
@@ -127,4 +133,28 @@ int ferry_dirty_bitmap_next_run(const struct ferry_dirty_bitmap *bm, uint64_t fr
 	run->first = first;
 	run->count = end - first;
 	return 1;
+}
+
+size_t ferry_dirty_words_bytes(uint64_t npages)
+{
+	return (size_t)word_count(npages) * sizeof(uint64_t);
+}
+
+void ferry_dirty_words_set_range(uint64_t *words, uint64_t first, uint64_t count)
+{
+	uint64_t end = first + count, mask;
+	while (first < end) {
+		uint64_t w = next_word(&first, end, &mask);
+		__atomic_fetch_or(&words[w], mask, __ATOMIC_RELAXED);
+	}
+}
+
+int ferry_dirty_words_test(const uint64_t *words, uint64_t page)
+{
+	return (int)((__atomic_load_n(&words[page >> 6], __ATOMIC_RELAXED) >> (page & 63)) & 1);
+}
+
+void ferry_dirty_words_clear(uint64_t *words, uint64_t page)
+{
+	__atomic_fetch_and(&words[page >> 6], ~(UINT64_C(1) << (page & 63)), __ATOMIC_RELAXED);
 }

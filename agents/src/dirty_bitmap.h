@@ -51,6 +51,19 @@ int ferry_dirty_bitmap_or(struct ferry_dirty_bitmap *bm, const struct ferry_dirt
 int ferry_dirty_bitmap_or_ranges(struct ferry_dirty_bitmap *bm, const struct ferry_page_range *ranges,
 				 size_t n);
 
+/*
+ * The same bits over caller-owned words, e.g. a bitmap in shared memory that another process
+ * reads: bit p is bit p % 64 of words[p / 64]. Every access is atomic (relaxed), so several
+ * threads may set and clear bits at once; the caller keeps page indexes inside its words.
+ */
+
+/* Bytes of npages bits in whole 64-bit words. */
+size_t ferry_dirty_words_bytes(uint64_t npages);
+/* Sets [first, first + count): one atomic OR per word touched. */
+void ferry_dirty_words_set_range(uint64_t *words, uint64_t first, uint64_t count);
+int ferry_dirty_words_test(const uint64_t *words, uint64_t page);
+void ferry_dirty_words_clear(uint64_t *words, uint64_t page);
+
 /* Finds the first run of set bits at or after page `from`. Returns 1 with *run filled, or 0 when no
  * bit is set at or after `from`. Iterate with from = run.first + run.count. */
 int ferry_dirty_bitmap_next_run(const struct ferry_dirty_bitmap *bm, uint64_t from, struct ferry_page_range *run);

@@ -395,7 +395,7 @@ static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint
 		return;
 	if (at_final && final) {
 		for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
-			if (ferry_staged_test(d->staged.written, p))
+			if (ferry_dirty_words_test(d->staged.written, p))
 				page = p;
 	} else if (!at_final && round == 0 && !final) {
 		page = n;

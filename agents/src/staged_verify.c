@@ -14,29 +14,7 @@
 
 size_t ferry_staged_bitmap_bytes(uint64_t npages)
 {
-	return (size_t)((npages + WORD_BITS - 1) / WORD_BITS) * sizeof(uint64_t);
-}
-
-void ferry_staged_mark(uint64_t *bits, uint64_t first, uint64_t count)
-{
-	uint64_t end = first + count;
-	while (first < end) {
-		uint64_t w = first / WORD_BITS, bit = first % WORD_BITS;
-		uint64_t n = WORD_BITS - bit < end - first ? WORD_BITS - bit : end - first;
-		uint64_t mask = n == WORD_BITS ? ~0ull : ((1ull << n) - 1) << bit;
-		__atomic_fetch_or(&bits[w], mask, __ATOMIC_RELAXED);
-		first += n;
-	}
-}
-
-bool ferry_staged_test(const uint64_t *bits, uint64_t page)
-{
-	return (__atomic_load_n(&bits[page / WORD_BITS], __ATOMIC_RELAXED) >> (page % WORD_BITS)) & 1u;
-}
-
-static void clear_bit(uint64_t *bits, uint64_t page)
-{
-	__atomic_fetch_and(&bits[page / WORD_BITS], ~(1ull << (page % WORD_BITS)), __ATOMIC_RELAXED);
+	return ferry_dirty_words_bytes(npages);
 }
 
 int ferry_staged_verify_init(struct ferry_staged_verify *s, uint64_t npages, const char *name, char *err,
@@ -83,8 +61,8 @@ void ferry_staged_verify_free(struct ferry_staged_verify *s)
 
 void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uint64_t count)
 {
-	ferry_staged_mark(s->written, first, count);
-	ferry_staged_mark(s->seen, first, count);
+	ferry_dirty_words_set_range(s->written, first, count);
+	ferry_dirty_words_set_range(s->seen, first, count);
 }
 
 /* A suspect page must have arrived again this round; it is then checked like any marked page. */
@@ -96,7 +74,7 @@ static int settle_suspects(struct ferry_staged_verify *s, struct ferry_round_che
 		while (sus) {
 			uint64_t page = w * WORD_BITS + (uint64_t)__builtin_ctzll(sus);
 			sus &= sus - 1;
-			if (!ferry_staged_test(s->written, page)) {
+			if (!ferry_dirty_words_test(s->written, page)) {
 				out->bad_page = page;
 				out->fault = FERRY_PAGE_BAD_CHECKSUM;
 				snprintf(out->reason, sizeof out->reason,
@@ -118,7 +96,7 @@ static int require_all_seen(const struct ferry_staged_verify *s, struct ferry_ro
 			page += WORD_BITS - 1; /* a whole word arrived: this runs in the downtime window */
 			continue;
 		}
-		if (!ferry_staged_test(s->seen, page)) {
+		if (!ferry_dirty_words_test(s->seen, page)) {
 			out->bad_page = page;
 			out->fault = FERRY_PAGE_BAD_MAGIC;
 			snprintf(out->reason, sizeof out->reason, "incoming page %llu never arrived",
@@ -145,9 +123,9 @@ int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram,
 			out->checked++;
 			if (ferry_page_verify(ram + page * FERRY_PAGE_BYTES, page) != FERRY_PAGE_OK) {
 				out->deferred++;
-				s->suspect[w] |= 1ull << (page % WORD_BITS);
+				ferry_dirty_words_set_range(s->suspect, page, 1);
 			}
-			clear_bit(s->written, page);
+			ferry_dirty_words_clear(s->written, page);
 		}
 	}
 	return 0;

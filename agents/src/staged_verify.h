@@ -25,14 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dirty_bitmap.h"
 #include "page_check.h"
 
-/* Bytes of a bitmap of npages bits, in whole 64-bit words. */
+/* Bytes of the `written` memfd for npages: bits in whole 64-bit words, read and marked with
+ * ferry_dirty_words_* (dirty_bitmap.h), atomic since several receivers mark pages at once. */
 size_t ferry_staged_bitmap_bytes(uint64_t npages);
-
-/* Sets bits [first, first + count): atomic, several receivers mark pages at once. */
-void ferry_staged_mark(uint64_t *bits, uint64_t first, uint64_t count);
-bool ferry_staged_test(const uint64_t *bits, uint64_t page);
 
 struct ferry_staged_verify {
 	uint64_t npages;

@@ -293,8 +293,8 @@ FERRY_TEST(incoming_workload_refuses_a_corrupted_copy_naming_the_page)
 FERRY_TEST(incoming_workload_checks_the_marked_pages_or_all_with_full)
 {
 	static uint64_t marks[RAM_BYTES / FERRY_PAGE_BYTES / 64];
-	ferry_staged_mark(marks, 78, 1);
-	ferry_staged_mark(marks, 4000, 96);
+	ferry_dirty_words_set_range(marks, 78, 1);
+	ferry_dirty_words_set_range(marks, 4000, 96);
 	start_corrupted_copy("written", marks, "bad page=78 reason=bad_checksum");
 	start_corrupted_copy("full", marks, "bad page=77 reason=bad_checksum");
 }
