@@ -365,17 +365,37 @@ Ferry__V1__Progress *mh_next_progress(struct mh_host *h)
 	}
 }
 
-Ferry__V1__Progress *mh_final_progress(struct mh_host *h)
+Ferry__V1__Progress *mh_progress_until(struct mh_host *h, bool (*stop)(const Ferry__V1__Progress *p, void *ctx),
+				       void *ctx)
 {
 	for (;;) {
-		Ferry__V1__Progress *p = mh_next_progress(h);
+		Ferry__V1__Progress *p = mh_next_progress_any(h);
 		if (!p)
 			return NULL;
-		if (p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED ||
-		    p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK)
+		h->mid_round_reports += p->mid_round;
+		if (stop(p, ctx))
 			return p;
 		protobuf_c_message_free_unpacked(&p->base, NULL);
 	}
+}
+
+bool mh_progress_is_final(const Ferry__V1__Progress *p)
+{
+	return p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED ||
+	       p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK ||
+	       p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_FAILED;
+}
+
+static bool completed_or_rolled_back(const Ferry__V1__Progress *p, void *ctx)
+{
+	(void)ctx;
+	return !p->mid_round && (p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED ||
+				 p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK);
+}
+
+Ferry__V1__Progress *mh_final_progress(struct mh_host *h)
+{
+	return mh_progress_until(h, completed_or_rolled_back, NULL);
 }
 
 int mh_workload_says(const char *control, const char *cmd, char *reply, size_t cap)
@@ -390,6 +410,36 @@ int mh_workload_says(const char *control, const char *cmd, char *reply, size_t c
 		usleep(10000);
 	}
 	return -ENOENT;
+}
+
+uint64_t mh_workload_stat_until(const char *control, const char *field, bool (*done)(uint64_t v, void *ctx),
+				void *ctx)
+{
+	char reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	uint64_t got = UINT64_MAX;
+	for (int i = 0; i < 500; i++) {
+		int fd;
+		if (ferry_workload_ipc_connect(control, &fd) != 0)
+			break; /* gone: mh_workload_says would retry for nothing */
+		int rc = ferry_workload_ipc_command(fd, "stats", reply, sizeof reply, MH_T_MS);
+		close(fd);
+		if (rc == 0)
+			ferry_workload_ipc_field_u64(reply, field, &got);
+		if (rc == 0 && done(got, ctx))
+			break;
+		usleep(10000);
+	}
+	return got;
+}
+
+bool mh_stat_eq(uint64_t v, void *want)
+{
+	return v == *(const uint64_t *)want;
+}
+
+bool mh_stat_gt(uint64_t v, void *than)
+{
+	return v != UINT64_MAX && v > *(const uint64_t *)than;
 }
 
 int mh_workload_gone(const char *control)
@@ -412,16 +462,11 @@ int mh_source_runs_on(struct mh_cluster *c)
 		fprintf(stderr, "  the source workload exited\n");
 		return 1;
 	}
-	uint64_t frozen = 1, w1 = 0, w2 = 0;
+	uint64_t w1 = 0, zero = 0;
 	/* A thaw follows the rollback report closely; give it a bounded moment. */
-	for (int i = 0; i < 500 && frozen; i++) {
-		if (mh_workload_says(c->control, "stats", reply, sizeof reply) == 0)
-			ferry_workload_ipc_field_u64(reply, "frozen", &frozen);
-		if (frozen)
-			usleep(10000);
-	}
-	if (frozen) {
-		fprintf(stderr, "  the source workload stays frozen: %s\n", reply);
+	uint64_t frozen = mh_workload_stat_until(c->control, "frozen", mh_stat_eq, &zero);
+	if (frozen != 0) {
+		fprintf(stderr, "  the source workload stays frozen (frozen=%llu)\n", (unsigned long long)frozen);
 		bad++;
 	}
 	if (mh_workload_says(c->control, "verify", reply, sizeof reply) || strncmp(reply, "ok pages=", 9) != 0) {
@@ -430,12 +475,7 @@ int mh_source_runs_on(struct mh_cluster *c)
 	}
 	mh_workload_says(c->control, "stats", reply, sizeof reply);
 	ferry_workload_ipc_field_u64(reply, "writes", &w1);
-	for (int i = 0; i < 500 && w2 <= w1; i++) {
-		usleep(10000);
-		mh_workload_says(c->control, "stats", reply, sizeof reply);
-		ferry_workload_ipc_field_u64(reply, "writes", &w2);
-	}
-	if (w2 <= w1) {
+	if (!mh_stat_gt(mh_workload_stat_until(c->control, "writes", mh_stat_gt, &w1), &w1)) {
 		fprintf(stderr, "  the source vCPUs do not write any more (%llu writes)\n", (unsigned long long)w1);
 		bad++;
 	}

@@ -7,6 +7,7 @@
 #ifndef FERRY_MIGRATION_HARNESS_H
 #define FERRY_MIGRATION_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,7 +31,7 @@ struct mh_host {
 	/* Every "throttle_changed" Event read so far, in order, as "PERCENT REASON RESULT". */
 	char throttle_steps[32][160];
 	size_t n_throttle_steps;
-	unsigned mid_round_reports; /* skipped by mh_next_progress */
+	unsigned mid_round_reports; /* skipped by mh_next_progress, or read by mh_progress_until */
 };
 
 /* The source VM as its Inventory described it, to be copied into PrepareDestination. */
@@ -101,11 +102,26 @@ int mh_adjust(struct mh_host *h, const char *id, uint64_t seq, const Ferry__V1__
 Ferry__V1__Progress *mh_next_progress(struct mh_host *h);
 /* Next Progress from a host, mid-round reports included (caller frees), NULL on timeout. */
 Ferry__V1__Progress *mh_next_progress_any(struct mh_host *h);
+/* Progress, mid-round reports included, until `stop` says true for one: that one (caller frees),
+ * NULL on timeout. Every other one is freed after `stop` saw it, so `stop` may gather figures from
+ * them through ctx. Mid-round reports read count in h->mid_round_reports. */
+Ferry__V1__Progress *mh_progress_until(struct mh_host *h, bool (*stop)(const Ferry__V1__Progress *p, void *ctx),
+				       void *ctx);
+/* Whether a Progress is the end of its migration (COMPLETED, ROLLED_BACK or FAILED). */
+bool mh_progress_is_final(const Ferry__V1__Progress *p);
 /* Progress until one in a final phase (COMPLETED / ROLLED_BACK); that one, NULL on timeout. */
 Ferry__V1__Progress *mh_final_progress(struct mh_host *h);
 
 /* One command on a workload's control socket (retrying the connect for a while): 0 or -errno. */
 int mh_workload_says(const char *control, const char *cmd, char *reply, size_t cap);
+/* The workload's `field` (a number in its "stats" answer), polled every 10 ms for at most 5 s until
+ * `done(value, ctx)`: the last value read, UINT64_MAX if none. Stops at once when nothing answers
+ * on `control` any more (a gone workload is a failure to report, not a reason to wait). */
+uint64_t mh_workload_stat_until(const char *control, const char *field, bool (*done)(uint64_t v, void *ctx),
+				void *ctx);
+/* Predicates for mh_workload_stat_until; ctx points at the uint64_t to compare with. */
+bool mh_stat_eq(uint64_t v, void *want);
+bool mh_stat_gt(uint64_t v, void *than);
 /* Whether nothing answers on `control` any more, waiting a bounded time for it to go. */
 int mh_workload_gone(const char *control);
 /* The source workload after a rollback: alive, not frozen, memory self-check passing, vCPUs

@@ -61,16 +61,21 @@ static void expect_runs(const char *control)
 	char reply[8192];
 	EXPECT_EQ_INT(mh_workload_says(control, "verify", reply, sizeof reply), 0);
 	EXPECT(strncmp(reply, "ok pages=", 9) == 0);
-	uint64_t w1 = 0, w2 = 0;
+	uint64_t w1 = 0;
 	mh_workload_says(control, "stats", reply, sizeof reply);
 	EXPECT(strncmp(reply, "ok frozen=0 ", 12) == 0);
 	ferry_workload_ipc_field_u64(reply, "writes", &w1);
-	for (int i = 0; i < 500 && w2 <= w1; i++) {
-		usleep(10000);
-		mh_workload_says(control, "stats", reply, sizeof reply);
-		ferry_workload_ipc_field_u64(reply, "writes", &w2);
-	}
-	EXPECT(w2 > w1);
+	EXPECT(mh_stat_gt(mh_workload_stat_until(control, "writes", mh_stat_gt, &w1), &w1));
+}
+
+/* mh_progress_until: stops at the final report; meanwhile the most pages round 0's reports found
+ * dirty go to *(uint64_t *)dirtied. */
+static bool final_noting_round0_dirt(const Ferry__V1__Progress *p, void *dirtied)
+{
+	uint64_t *d = dirtied;
+	if (!p->mid_round && p->round == 0 && p->pages_dirtied > *d)
+		*d = p->pages_dirtied;
+	return !p->mid_round && mh_progress_is_final(p);
 }
 
 /* One migration of vm1 from c->src to c->dst, both sides completing. */
@@ -81,18 +86,7 @@ static void migrate(struct mh_cluster *c, const char *id, const char *token, int
 	/* The source's rounds until its final report: the vCPUs write all along, so a working dirty
 	 * tracker finds pages dirtied during round 0 (sending all of RAM). */
 	uint64_t dirtied = 0;
-	Ferry__V1__Progress *p = NULL;
-	for (int i = 0; i < 1000; i++) {
-		p = mh_next_progress(&c->src);
-		if (!p || p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED ||
-		    p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_ROLLED_BACK ||
-		    p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_FAILED)
-			break;
-		if (p->round == 0 && p->pages_dirtied > dirtied)
-			dirtied = p->pages_dirtied;
-		protobuf_c_message_free_unpacked(&p->base, NULL);
-		p = NULL;
-	}
+	Ferry__V1__Progress *p = mh_progress_until(&c->src, final_noting_round0_dirt, &dirtied);
 	EXPECT(p && p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED);
 	EXPECT(dirtied > 0);
 	if (p) {

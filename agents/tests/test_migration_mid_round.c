@@ -6,6 +6,24 @@
 
 #define CAP (4ull << 20)
 
+/* mh_progress_until: checks each mid-round report of round 0 (bytes sent so far in *last_sent) and
+ * stops at the round's own report. */
+static bool checked_until_round_end(const Ferry__V1__Progress *p, void *last_sent)
+{
+	uint64_t *last = last_sent;
+	if (!p->mid_round)
+		return true;
+	EXPECT_EQ_INT((int)p->round, 0);
+	EXPECT_EQ_INT((int)p->phase, FERRY__V1__AGENT_PHASE__AGENT_PHASE_PRECOPY);
+	EXPECT(p->ram_bytes_sent > *last); /* a second of a 4 MiB/s stream sends something */
+	/* Over a second, whole batches and the bucket's burst allowance: near the cap, not at it. */
+	EXPECT(p->bandwidth_bytes_per_sec > 0 && p->bandwidth_bytes_per_sec <= 2 * CAP);
+	/* Round 0 has no end-of-round figures yet to repeat. */
+	EXPECT(p->pages_dirtied == 0 && p->dirty_bytes_remaining == 0 && p->expected_downtime_us == 0);
+	*last = p->ram_bytes_sent;
+	return false;
+}
+
 FERRY_TEST(migration_mid_round_progress_during_a_capped_round_0)
 {
 	struct mh_cluster c;
@@ -14,22 +32,9 @@ FERRY_TEST(migration_mid_round_progress_during_a_capped_round_0)
 	pol.bandwidth_bytes_per_sec = CAP;
 	pol.max_downtime_ms = 600000; /* converges after round 0 */
 	EXPECT_EQ_INT(mh_begin(&c, "mig-mr", "token-mr", &pol), 0);
-	unsigned mid = 0;
 	uint64_t last_sent = 0;
-	Ferry__V1__Progress *p;
-	while ((p = mh_next_progress_any(&c.src)) && p->mid_round) {
-		mid++;
-		EXPECT_EQ_INT((int)p->round, 0);
-		EXPECT_EQ_INT((int)p->phase, FERRY__V1__AGENT_PHASE__AGENT_PHASE_PRECOPY);
-		EXPECT(p->ram_bytes_sent > last_sent); /* a second of a 4 MiB/s stream sends something */
-		/* Over a second, whole batches and the bucket's burst allowance: near the cap, not at it. */
-		EXPECT(p->bandwidth_bytes_per_sec > 0 && p->bandwidth_bytes_per_sec <= 2 * CAP);
-		/* Round 0 has no end-of-round figures yet to repeat. */
-		EXPECT(p->pages_dirtied == 0 && p->dirty_bytes_remaining == 0 && p->expected_downtime_us == 0);
-		last_sent = p->ram_bytes_sent;
-		protobuf_c_message_free_unpacked(&p->base, NULL);
-	}
-	EXPECT(mid >= 2);
+	Ferry__V1__Progress *p = mh_progress_until(&c.src, checked_until_round_end, &last_sent);
+	EXPECT(c.src.mid_round_reports >= 2);
 	/* The round's own report ends it: not mid-round, all of round 0's bytes, its dirty figures. */
 	EXPECT(p != NULL);
 	if (p) {

@@ -24,16 +24,7 @@ static Ferry__V1__MigrationPolicy stalling(uint32_t throttle)
 /* The workload's throttle= in its stats, waiting a bounded time for it to become `want`. */
 static uint64_t workload_throttle(const char *control, uint64_t want)
 {
-	char reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	uint64_t got = UINT64_MAX;
-	for (int i = 0; i < 500; i++) {
-		if (mh_workload_says(control, "stats", reply, sizeof reply) == 0)
-			ferry_workload_ipc_field_u64(reply, "throttle", &got);
-		if (got == want)
-			break;
-		usleep(10000);
-	}
-	return got;
+	return mh_workload_stat_until(control, "throttle", mh_stat_eq, &want);
 }
 
 static int has_step(const struct mh_host *h, const char *step)
@@ -76,13 +67,8 @@ FERRY_TEST(migration_throttle_reaches_the_workload_and_the_migration_completes)
 	if (r)
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	EXPECT_EQ_U64(workload_throttle(c.control, 70), 70);
-	uint64_t throttled_ns = 0; /* the vCPUs really sleep (counted when a sleep ends) */
-	for (int i = 0; i < 500 && throttled_ns == 0; i++) {
-		usleep(10000);
-		mh_workload_says(c.control, "stats", reply, sizeof reply);
-		ferry_workload_ipc_field_u64(reply, "throttled_ns", &throttled_ns);
-	}
-	EXPECT(throttled_ns > 0);
+	uint64_t zero = 0; /* the vCPUs really sleep (counted when a sleep ends) */
+	EXPECT(mh_stat_gt(mh_workload_stat_until(c.control, "throttled_ns", mh_stat_gt, &zero), &zero));
 
 	/* The coordinator heard of both changes. */
 	EXPECT(has_step(&c.src, "50 policy ok"));
@@ -93,8 +79,10 @@ FERRY_TEST(migration_throttle_reaches_the_workload_and_the_migration_completes)
 	EXPECT_EQ_INT(mh_force_cutover(&c.src, "mig-thr", 6), 0);
 	Ferry__V1__Progress *p = mh_final_progress(&c.src);
 	EXPECT(p && p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED);
-	if (p)
+	if (p) {
+		fprintf(stderr, "  completed after %u rounds\n", p->round + 1);
 		protobuf_c_message_free_unpacked(&p->base, NULL);
+	}
 	Ferry__V1__Progress *q = mh_final_progress(&c.dst);
 	EXPECT(q && q->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED);
 	if (q)
