@@ -11,12 +11,22 @@
 
 #define RAM "32MiB"
 
-/* A policy that never converges by itself (the test decides when to cut over). */
+/* A policy that cannot converge by itself, whatever share of the CPU the test gets (the test
+ * decides when to cut over). A round converges when it ends with its expected downtime within
+ * max_downtime_ms or at max_rounds; under a 1 MiB/s cap round 0 alone lasts 32 s of the agent's own
+ * pacing, and any later round that found even one dirty page expects 4 ms of downtime. Without
+ * the cap, rounds take milliseconds and a round whose (throttled, starved) vCPUs barely wrote
+ * converges on its own: the migration could end before the test's steps, and every wait for the
+ * source workload then waited for a workload that was gone. */
+#define STALL_BYTES_PER_SEC (1ull << 20)
+#define LIFTED_BYTES_PER_SEC (4ull << 30)
+
 static Ferry__V1__MigrationPolicy stalling(uint32_t throttle)
 {
 	Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
 	pol.max_downtime_ms = 1;
-	pol.max_rounds = 1000;
+	pol.max_rounds = UINT32_MAX;
+	pol.bandwidth_bytes_per_sec = STALL_BYTES_PER_SEC;
 	pol.throttle_percent = throttle;
 	return pol;
 }
@@ -76,7 +86,12 @@ FERRY_TEST(migration_throttle_reaches_the_workload_and_the_migration_completes)
 	for (size_t i = 0; i < c.src.n_throttle_steps; i++)
 		fprintf(stderr, "  throttle step: %s\n", c.src.throttle_steps[i]);
 
-	EXPECT_EQ_INT(mh_force_cutover(&c.src, "mig-thr", 6), 0);
+	/* The cap kept the migration from converging on its own; the test cuts over, lifting the cap
+	 * so that the round in flight ends now. */
+	adj.throttle_percent = 70;
+	adj.bandwidth_bytes_per_sec = LIFTED_BYTES_PER_SEC;
+	EXPECT_EQ_INT(mh_adjust(&c.src, "mig-thr", 6, &adj), 0);
+	EXPECT_EQ_INT(mh_force_cutover(&c.src, "mig-thr", 7), 0);
 	Ferry__V1__Progress *p = mh_final_progress(&c.src);
 	EXPECT(p && p->phase == FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED);
 	if (p) {
