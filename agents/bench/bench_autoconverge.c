@@ -15,6 +15,7 @@
 #include "../tests/migration_harness.c"
 #include "../tests/simdevd_helper.c"
 #include "../tests/test_peer.c"
+#include "bench_common.h"
 
 #define MAX_ROUNDS 12u
 
@@ -77,15 +78,8 @@ int main(int argc, char **argv)
 		mib = 128; /* at 64 MiB/s a larger VM only makes every round longer */
 	char ram[32];
 	snprintf(ram, sizeof ram, "%uMiB", mib);
-	if (!getenv("FERRY_AGENT_BIN")) { /* built as BUILD/bench/...: the agent is BUILD/ferry-agent */
-		char self[PATH_MAX], agent[PATH_MAX + 32];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-		if (n <= 0)
-			return 2;
-		self[n] = '\0';
-		snprintf(agent, sizeof agent, "%s/../ferry-agent", dirname(self));
-		setenv("FERRY_AGENT_BIN", agent, 1);
-	}
+	if (bench_setup("bench_autoconverge", NULL, NULL))
+		return 2;
 	printf("bench_autoconverge: %u MiB VM dirtying 40000 pages/s, link capped at 64 MiB/s, max downtime 50 ms, "
 	       "at most %u rounds\n\n",
 	       mib, MAX_ROUNDS);

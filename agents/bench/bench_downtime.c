@@ -18,6 +18,7 @@
 #include "../tests/migration_harness.c"
 #include "../tests/test_peer.c"
 #include "../tests/simdevd_helper.c"
+#include "bench_common.h"
 
 #include <time.h>
 
@@ -169,20 +170,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_downtime: --runs must be 1..%d; sizes and --max-rounds > 0\n", MAX_RUNS);
 		return 2;
 	}
-	if (!getenv("FERRY_AGENT_BIN")) { /* built as BUILD/bench/bench_downtime: the agent is BUILD/ferry-agent */
-		char self[PATH_MAX], agent[PATH_MAX + 32];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-		if (n <= 0)
-			return 2;
-		self[n] = '\0';
-		snprintf(agent, sizeof agent, "%s/../ferry-agent", dirname(self));
-		setenv("FERRY_AGENT_BIN", agent, 1);
-	}
-	FILE *csv = csv_path ? fopen(csv_path, "a") : NULL;
-	if (csv_path && !csv) {
-		fprintf(stderr, "bench_downtime: cannot open %s: %s\n", csv_path, strerror(errno));
+	FILE *csv;
+	if (bench_setup("bench_downtime", csv_path, &csv))
 		return 2;
-	}
 	printf("live migration of %u MiB dirtied uniformly, one sim device of %u MiB state (changing %s), "
 	       "budget %u ms, max %u rounds, %d runs per rate\n",
 	       k.ram_mib, k.device_mib, k.device_rate, k.budget_ms, k.max_rounds, runs);

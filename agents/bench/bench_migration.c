@@ -21,6 +21,7 @@
 #include "../tests/migration_harness.c"
 #include "../tests/test_peer.c"
 #include "../tests/simdevd_helper.c"
+#include "bench_common.h"
 
 #include <netinet/in.h>
 #include <sys/mman.h>
@@ -254,20 +255,9 @@ int main(int argc, char **argv)
 	}
 	char ram[32];
 	snprintf(ram, sizeof ram, "%uMiB", mib);
-	if (!getenv("FERRY_AGENT_BIN")) { /* built as BUILD/bench/bench_migration: the agent is BUILD/ferry-agent */
-		char self[PATH_MAX], agent[PATH_MAX + 32];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-		if (n <= 0)
-			return 2;
-		self[n] = '\0';
-		snprintf(agent, sizeof agent, "%s/../ferry-agent", dirname(self));
-		setenv("FERRY_AGENT_BIN", agent, 1);
-	}
-	FILE *csv = csv_path ? fopen(csv_path, "a") : NULL;
-	if (csv_path && !csv) {
-		fprintf(stderr, "bench_migration: cannot open %s: %s\n", csv_path, strerror(errno));
+	FILE *csv;
+	if (bench_setup("bench_migration", csv_path, &csv))
 		return 2;
-	}
 	uint64_t bytes = (uint64_t)mib << 20;
 	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each)\n", mib, reps);
 	printf("%-24s %9s %8s %10s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "CPU s/GiB");

@@ -1,0 +1,34 @@
+/* Shared benchmark setup; see bench_common.h. */
+#include "bench_common.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bench_setup(const char *name, const char *csv_path, FILE **csv)
+{
+	if (csv)
+		*csv = NULL;
+	if (!getenv("FERRY_AGENT_BIN")) {
+		char self[PATH_MAX], agent[PATH_MAX + 32];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (n <= 0) {
+			fprintf(stderr, "%s: cannot find my own executable: %s\n", name, strerror(n < 0 ? errno : ENOENT));
+			return 2;
+		}
+		self[n] = '\0';
+		snprintf(agent, sizeof agent, "%s/../ferry-agent", dirname(self));
+		setenv("FERRY_AGENT_BIN", agent, 1);
+	}
+	if (csv_path && csv) {
+		*csv = fopen(csv_path, "a");
+		if (!*csv) {
+			fprintf(stderr, "%s: cannot open %s: %s\n", name, csv_path, strerror(errno));
+			return 2;
+		}
+	}
+	return 0;
+}
