@@ -29,6 +29,19 @@ static void add(struct ferry_device_registry *r, const char *name, const char *v
 	}
 }
 
+/* The source's description of a device that add()'s devices are twins of. */
+static Ferry__V1__Device source_device(char *id)
+{
+	Ferry__V1__Device w = FERRY__V1__DEVICE__INIT;
+	w.id = id;
+	w.vendor_id = 0x1af4;
+	w.device_id = 0x1041;
+	w.driver = "ferry-sim";
+	w.migration_version = "ferry-sim/1";
+	w.migration_flags = FLAGS;
+	return w;
+}
+
 static void close_all(struct ferry_device_registry *r)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -90,13 +103,7 @@ FERRY_TEST(device_binding_destination_takes_a_free_twin)
 	add(&r, "x", "vm2", true); /* another VM's */
 	add(&r, "y", "", true);    /* free */
 	add(&r, "z", "vm1", true); /* reserved for the incoming VM */
-	Ferry__V1__Device want = FERRY__V1__DEVICE__INIT, *wants[] = {&want};
-	want.id = "src-a";
-	want.vendor_id = 0x1af4;
-	want.device_id = 0x1041;
-	want.driver = "ferry-sim";
-	want.migration_version = "ferry-sim/1";
-	want.migration_flags = FLAGS;
+	Ferry__V1__Device want = source_device("src-a"), *wants[] = {&want};
 	struct ferry_mig_device_binding *b = NULL;
 	char err[512] = "";
 	EXPECT_EQ_INT(ferry_mig_device_binding_destination(&r, "vm1", wants, 1, NULL, &b, err, sizeof err), 0);
@@ -146,13 +153,7 @@ FERRY_TEST(device_binding_destination_takes_only_an_idle_twin)
 	uint32_t state = 0;
 	EXPECT_EQ_INT(r.dev[2]->ops->get_state(r.dev[2], &state), 0);
 	EXPECT_EQ_INT(state, FERRY_MIG_ERROR);
-	Ferry__V1__Device want = FERRY__V1__DEVICE__INIT, *wants[] = {&want};
-	want.id = "src-a";
-	want.vendor_id = 0x1af4;
-	want.device_id = 0x1041;
-	want.driver = "ferry-sim";
-	want.migration_version = "ferry-sim/1";
-	want.migration_flags = FLAGS;
+	Ferry__V1__Device want = source_device("src-a"), *wants[] = {&want};
 	struct ferry_mig_device_binding *b = NULL;
 	char err[1024] = "";
 	/* x comes first but holds a saving session: y, stopped, is the one to resume into. */
