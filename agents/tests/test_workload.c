@@ -226,6 +226,21 @@ static struct ferry_dirty_tracker *track(struct running *r, struct ferry_workloa
 	return t;
 }
 
+/* Harvests every 10 ms, for a bounded time, until one finds dirty pages: how many it found (0 if
+ * none did, < 0 on an error). */
+static int64_t harvest_until_dirty(struct ferry_dirty_tracker *t, struct ferry_dirty_bitmap *bm)
+{
+	char err[512] = "";
+	int64_t n = 0;
+	for (int i = 0; i < TIMEOUT_MS / 10 && n == 0; i++) {
+		usleep(10000);
+		n = ferry_dirty_tracker_harvest(t, bm, err, sizeof err);
+	}
+	if (n < 0)
+		fprintf(stderr, "  harvest: %s\n", err);
+	return n;
+}
+
 FERRY_TEST(workload_freeze_really_stops_writes)
 {
 	struct running r;
@@ -240,12 +255,7 @@ FERRY_TEST(workload_freeze_really_stops_writes)
 		return;
 
 	/* Running: pages get dirty. */
-	int64_t n = 0;
-	for (int i = 0; i < TIMEOUT_MS / 10 && n == 0; i++) {
-		usleep(10000);
-		n = ferry_dirty_tracker_harvest(t, &bm, err, sizeof err);
-	}
-	EXPECT(n > 0);
+	EXPECT(harvest_until_dirty(t, &bm) > 0);
 	/* Frozen: after the harvest that collects the last writes, nothing more, however long we wait. */
 	command(&r, "freeze", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "ok frozen");
@@ -263,12 +273,7 @@ FERRY_TEST(workload_freeze_really_stops_writes)
 	/* Thawed: dirty again. */
 	command(&r, "thaw", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "ok running");
-	n = 0;
-	for (int i = 0; i < TIMEOUT_MS / 10 && n == 0; i++) {
-		usleep(10000);
-		n = ferry_dirty_tracker_harvest(t, &bm, err, sizeof err);
-	}
-	EXPECT(n > 0);
+	EXPECT(harvest_until_dirty(t, &bm) > 0);
 	command(&r, "verify", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "ok pages=4096");
 	ferry_dirty_tracker_close(t);
