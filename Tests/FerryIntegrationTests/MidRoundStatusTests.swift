@@ -22,20 +22,20 @@ struct MidRoundStatusTests {
             if sent > 0 && sent != seen.last?.progress?.ramBytesSent { seen.append(s) }
             return seen.count >= 4
         }
+        // Read while round 0 is in flight as long as a later read still shows it in flight.
+        let history = try await m.events()
+        let after = try #require(try await m.status())
+        let judged = history.filter { $0.attributes["verdict"] != nil }
+        #expect(judged.isEmpty, "a mid-round report was judged: \(judged.map(\.message))")
         #expect(watched, "no mid-round progress seen\n\(m.cluster.logs())")
         try #require(seen.count >= 4, "round 0 ended after \(seen.count) reads: \(seen)\n\(m.cluster.logs())")
+        try #require(PrecopyMigration.inRoundZero(after), "round 0 ended before the check: \(after)")
+
         let sent = seen.map { $0.progress?.ramBytesSent ?? 0 }
         #expect(sent == sent.sorted() && Set(sent).count == sent.count, "bytes sent did not grow: \(sent)")
         #expect(seen.allSatisfy { $0.progress?.round == 0 }, "\(seen.map { $0.progress?.round })")
         #expect(sent.last ?? 0 < 64 << 20, "round 0 cannot have sent all of RAM yet: \(sent)")
         #expect(seen.allSatisfy { ($0.progress?.bandwidthBytesPerSec ?? 0) > 0 }, "no bandwidth so far shown")
-
-        // The history read here is from round 0 as long as a later read still shows round 0 in flight.
-        let history = try await m.events()
-        let after = try #require(try await m.status())
-        try #require(PrecopyMigration.inRoundZero(after), "round 0 ended before the check: \(after)")
-        let judged = history.filter { $0.attributes["verdict"] != nil }
-        #expect(judged.isEmpty, "a mid-round report was judged: \(judged)")
         m.vm.signal(SIGTERM)
     }
 }
