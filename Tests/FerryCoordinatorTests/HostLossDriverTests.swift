@@ -139,6 +139,30 @@ struct HostLossDriverTests {
         #expect(reconciled.kind == "agent_reconciled" && reconciled.attributes["agent_phase"] == "unknown")
     }
 
+    @Test("a source given up on while preparing gets only its Abort and a query on return, not the stale prepare")
+    func lostSourceWhilePreparing() async throws {
+        let f = try U.fixture()
+        let driver = try U.driver(f)
+        _ = await driver.handle(.admitted)
+        #expect(await driver.startIfReady())
+        f.link.setConnected("host-a", false)
+        await driver.deliver(U.result(1, address: "127.0.0.1:7101"), from: "host-b")
+        await driver.tick()
+        Self.clock(f).advance(by: .seconds(60))
+        await driver.tick()
+        await driver.deliver(U.result(4), from: "host-b")
+        await driver.tick()
+        #expect(await driver.phase == .failed)
+        // prepare_source #2 and abort #3 never reached host-a; only the Abort matters now.
+        f.link.clearSent()
+        f.link.setConnected("host-a", true)
+        await driver.hostConnected("host-a")
+        #expect(
+            f.link.sent == [
+                .init(host: "host-a", seq: 3, body: "abort"), .init(host: "host-a", seq: 5, body: "query_migration"),
+            ])
+    }
+
     @Test("a destination gone past the window: the source rolls back and its report ends it rolled_back")
     func lostDestination() async throws {
         let f = try U.fixture()
