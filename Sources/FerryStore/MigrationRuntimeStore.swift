@@ -22,6 +22,10 @@ public protocol MigrationRuntimeStore: Sendable {
     /// Progress of one plan's migrations that have any, by migration id: `status PLAN` reads
     /// only its own rows (through migrations_by_plan), not the whole history's.
     func progress(planID: String) throws(StoreError) -> [String: MigrationProgress]
+    /// Every event that gives up on an agent (`GivenUpAgent`'s `given_up` attribute) or records
+    /// its return (`agent_reconciled`), in history order: what ferryd still awaits is derived from
+    /// these at start (through the partial index events_agent_waits).
+    func agentWaitEvents() throws(StoreError) -> [Event]
 }
 
 extension SQLiteStore: MigrationRuntimeStore {
@@ -90,6 +94,14 @@ extension SQLiteStore: MigrationRuntimeStore {
                 SELECT r.migration_id, r.progress FROM migrations m
                 JOIN migration_runtime r ON r.migration_id = m.id WHERE m.plan_id = ?
                 """, [planID])
+    }
+
+    public func agentWaitEvents() throws(StoreError) -> [Event] {
+        try read("agentWaitEvents") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE \(Schema.agentWaitsPredicate) ORDER BY seq"
+            ).map(EventRow.event(from:))
+        }
     }
 
     private func progressRows(_ operation: String, sql: String, _ arguments: StatementArguments)

@@ -9,7 +9,7 @@ import GRDB
 /// written by a newer ferryd and is refused (`StoreError.newerSchema`).
 public enum Schema {
     /// Every migration this build knows, oldest first.
-    public static let versions = ["v1", "v2", "v3", "v4"]
+    public static let versions = ["v1", "v2", "v3", "v4", "v5"]
 
     /// The migrator that owns the versions above.
     public static var migrator: DatabaseMigrator {
@@ -18,6 +18,7 @@ public enum Schema {
         migrator.registerMigration("v2", migrate: createHostInventory)
         migrator.registerMigration("v3", migrate: createPlansMigrationsEvents)
         migrator.registerMigration("v4", migrate: createMigrationRuntime)
+        migrator.registerMigration("v5", migrate: indexAgentWaits)
         return migrator
     }
 
@@ -186,6 +187,22 @@ public enum Schema {
                 ) STRICT;
                 """)
     }
+
+    /// v5: the events that give up on an agent (`given_up` attribute, on the transition that ends
+    /// the migration) or record its report on its return (`agent_reconciled`): a restarted ferryd
+    /// derives from them which agents it still awaits (`GivenUpAgent.awaited(in:)`). Partial, so
+    /// the start-up read touches these few rows only, never the whole history.
+    static func indexAgentWaits(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE INDEX events_agent_waits ON events(seq)
+                    WHERE \(agentWaitsPredicate);
+                """)
+    }
+
+    /// The partial index's predicate; a query must repeat it word for word for SQLite to use the index.
+    static let agentWaitsPredicate =
+        "kind = 'agent_reconciled' OR json_extract(attributes, '$.given_up') IS NOT NULL"
 
     /// `'a', 'b'` for an IN (...) check. The values are this file's own constants, never input.
     private static func sqlList(_ values: [String]) -> String {

@@ -71,6 +71,98 @@ struct HostLossDriverTests {
         #expect(reconciled.message.contains("reports rolled back: the VM runs on host-a"), "\(reconciled.message)")
     }
 
+    /// A source given up on (Abort seq 4 unanswered) with the migration ended `failed`.
+    static func sourceGivenUp(_ f: U.Fixture) async throws {
+        let driver = try await U.inPrecopy(f)
+        await driver.deliver(U.result(3), from: "host-a")
+        f.link.setConnected("host-a", false)
+        await driver.tick()
+        Self.clock(f).advance(by: .seconds(60))
+        await driver.tick()
+        await driver.deliver(U.result(5), from: "host-b")
+        await driver.tick()
+        #expect(await driver.phase == .failed)
+        let ended = try #require(try Self.events(f).last)
+        #expect(ended.attributes["given_up"] == "source" && ended.attributes["given_up_abort_seq"] == "4")
+    }
+
+    @Test("ferryd restarted between giving up on the source and its return: the return is reconciled the same way")
+    func lostSourceAcrossRestart() async throws {
+        let f = try U.fixture()
+        try await Self.sourceGivenUp(f)
+        f.link.clearSent()
+
+        // A new supervisor on the same store: what the restarted ferryd knows is what was stored.
+        let restarted = MigrationSupervisor(context: f.context)
+        await restarted.recover()
+        #expect(f.link.sent.isEmpty, "host-a is still away")
+        f.link.setConnected("host-a", true)
+        await restarted.hostConnected("host-a")
+        #expect(
+            f.link.sent == [
+                .init(host: "host-a", seq: 4, body: "abort"), .init(host: "host-a", seq: 6, body: "query_migration"),
+            ])
+        await restarted.deliver(U.progress(.rolledBack), from: "host-a")
+        let reconciled = try #require(try Self.events(f).last)
+        #expect(reconciled.kind == "agent_reconciled")
+        #expect(reconciled.attributes["agent_phase"] == "rolled_back")
+        #expect(try f.store.migration(id: U.migrationID)?.phase == .failed, "the ending stays")
+
+        // Reconciled: a further restart awaits nothing, and the agent's next return sends nothing.
+        f.link.clearSent()
+        let again = MigrationSupervisor(context: f.context)
+        await again.recover()
+        await again.hostConnected("host-a")
+        #expect(f.link.sent.isEmpty)
+    }
+
+    @Test("the given-up source came back while ferryd was down: reconciled at start, the query is not doubled")
+    func lostSourceBackBeforeRestart() async throws {
+        let f = try U.fixture()
+        try await Self.sourceGivenUp(f)
+        f.link.clearSent()
+        f.link.setConnected("host-a", true)
+        let restarted = MigrationSupervisor(context: f.context)
+        await restarted.recover()
+        #expect(
+            f.link.sent == [
+                .init(host: "host-a", seq: 4, body: "abort"), .init(host: "host-a", seq: 6, body: "query_migration"),
+            ])
+        // Its connection is announced after the start: the same two commands again (same seqs, so the
+        // agent answers them from its record), no new query.
+        await restarted.hostConnected("host-a")
+        #expect(Array(f.link.sent.dropFirst(2)) == Array(f.link.sent.prefix(2)))
+        #expect(try f.store.migration(id: U.migrationID)?.commandSeq == 6)
+        // No record on the agent (it restarted too): recorded as such.
+        await restarted.deliver(U.result(6, error: .unknownMigration), from: "host-a")
+        let reconciled = try #require(try Self.events(f).last)
+        #expect(reconciled.kind == "agent_reconciled" && reconciled.attributes["agent_phase"] == "unknown")
+    }
+
+    @Test("a source given up on while preparing gets only its Abort and a query on return, not the stale prepare")
+    func lostSourceWhilePreparing() async throws {
+        let f = try U.fixture()
+        let driver = try U.driver(f)
+        _ = await driver.handle(.admitted)
+        #expect(await driver.startIfReady())
+        f.link.setConnected("host-a", false)
+        await driver.deliver(U.result(1, address: "127.0.0.1:7101"), from: "host-b")
+        await driver.tick()
+        Self.clock(f).advance(by: .seconds(60))
+        await driver.tick()
+        await driver.deliver(U.result(4), from: "host-b")
+        await driver.tick()
+        #expect(await driver.phase == .failed)
+        // prepare_source #2 and abort #3 never reached host-a; only the Abort matters now.
+        f.link.clearSent()
+        f.link.setConnected("host-a", true)
+        await driver.hostConnected("host-a")
+        #expect(
+            f.link.sent == [
+                .init(host: "host-a", seq: 3, body: "abort"), .init(host: "host-a", seq: 5, body: "query_migration"),
+            ])
+    }
+
     @Test("a destination gone past the window: the source rolls back and its report ends it rolled_back")
     func lostDestination() async throws {
         let f = try U.fixture()

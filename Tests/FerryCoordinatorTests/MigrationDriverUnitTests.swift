@@ -50,17 +50,20 @@ final class FakeCommandLink: AgentCommandLink {
 
     func isConnected(_ hostID: String) async -> Bool { state.withLock { $0.connected.contains(hostID) } }
 
+    /// The command's body by `AgentCommandBody.name` (the driver's own names for the proto oneof).
     static func bodyName(_ command: Ferry_V1_Command) -> String {
-        switch command.body {
-        case .prepareDestination: "prepare_destination"
-        case .prepareSource: "prepare_source"
-        case .startPrecopy: "start_precopy"
-        case .adjustPolicy: "adjust_policy"
-        case .forceCutover: "force_cutover"
-        case .abort: "abort"
-        case .queryMigration: "query_migration"
-        case nil: "none"
-        }
+        let body: AgentCommandBody? =
+            switch command.body {
+            case .prepareDestination: .prepareDestination
+            case .prepareSource(let b): .prepareSource(destinationAddress: b.destinationAddress)
+            case .startPrecopy(let b): .startPrecopy(.defaults, throttlePercent: b.policy.throttlePercent)
+            case .adjustPolicy(let b): .adjustPolicy(.defaults, throttlePercent: b.policy.throttlePercent)
+            case .forceCutover: .forceCutover
+            case .abort(let b): .abort(reason: b.reason)
+            case .queryMigration: .queryMigration
+            case nil: nil
+            }
+        return body?.name ?? "none"
     }
 }
 

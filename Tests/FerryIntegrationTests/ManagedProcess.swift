@@ -56,6 +56,10 @@ struct CommandOutput {
 }
 
 /// Runs `executable` to completion (bounded by `timeout`) and returns its status and output.
+///
+/// Output goes to files, not pipes: a pipe's write end leaks into any child another test spawns at
+/// the same moment (agents live for the whole test), so reading it to EOF could block for good, and
+/// blocking reads on the 2-core cooperative pool starved every other test (seen as a hang).
 func runCommand(
     _ executable: URL, _ arguments: [String], environment: [String: String] = [:],
     timeout: Duration = .seconds(30)
@@ -66,14 +70,22 @@ func runCommand(
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
     process.environment = env
-    let out = Pipe()
-    let err = Pipe()
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-cmd-\(UUID().uuidString)")
+    let outURL = base.appendingPathExtension("out")
+    let errURL = base.appendingPathExtension("err")
+    defer {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-    async let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    try? out.close()
+    try? err.close()
     let deadline = ContinuousClock.now + timeout
     while process.isRunning {
         if ContinuousClock.now >= deadline {
@@ -84,8 +96,8 @@ func runCommand(
     }
     return CommandOutput(
         status: process.terminationStatus,
-        stdout: String(decoding: await outData, as: UTF8.self),
-        stderr: String(decoding: await errData, as: UTF8.self))
+        stdout: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
+        stderr: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
 }
 
 enum IntegrationError: Error, CustomStringConvertible {

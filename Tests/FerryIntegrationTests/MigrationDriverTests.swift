@@ -98,30 +98,21 @@ struct MigrationDriverTests {
 
     @Test("cancel mid-precopy rolls back: the VM keeps running on host-a")
     func cancelRollsBack() async throws {
-        let (cluster, vm) = try await Self.cluster(dirtyRate: "50000")
-        // 1 ms budget and 8 MiB/s: it cannot converge, so it is still in pre-copy when cancelled.
-        let id = try await Self.submit(
-            cluster, policy: "  max_downtime: 1ms\n  bandwidth: 8MiB/s\n  max_rounds: 1000")
-        let inPrecopy = try await eventually(timeout: .seconds(60), every: .milliseconds(200)) {
-            let s = try await Self.status(cluster, id)
-            return s?.migration.phase == .precopy && (s?.progress?.ramBytesSent ?? 0) > 0
-        }
-        #expect(inPrecopy, "never reached pre-copy\n\(cluster.logs())")
-        let cancel = try await cluster.ferryctl(["migration", "cancel", id])
+        // It cannot converge, so it is still in pre-copy when cancelled.
+        let m = try await PrecopyMigration.start(
+            dirtyRate: "50000", policy: PrecopyMigration.neverConverging,
+            caught: { $0.migration.phase == .precopy && ($0.progress?.ramBytesSent ?? 0) > 0 })
+        let cancel = try await m.cluster.ferryctl(["migration", "cancel", m.id])
         #expect(cancel.status == 0, "\(cancel.stderr)")
-        var last: MigrationStatus?
-        let ended = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
-            last = try await Self.status(cluster, id)
-            return last?.migration.phase.isTerminal == true
-        }
-        #expect(ended && last?.migration.phase == .cancelled, "\(String(describing: last))\n\(cluster.logs())")
-        #expect(vm.isRunning, "the source workload is gone")
-        let hosts = try await cluster.hosts() ?? []
+        let last = try await m.ended(timeout: .seconds(60))
+        #expect(last?.migration.phase == .cancelled, "\(String(describing: last))\n\(m.cluster.logs())")
+        #expect(m.vm.isRunning, "the source workload is gone")
+        let hosts = try await m.cluster.hosts() ?? []
         #expect(hosts.first { $0.id == "host-a" }?.vms.contains { $0.id == "vm-1" } == true)
         #expect(hosts.first { $0.id == "host-b" }?.vms.contains { $0.id == "vm-1" } != true)
         // Past the end, cancel is refused with a reason.
-        let again = try await cluster.ferryctl(["migration", "cancel", id])
+        let again = try await m.cluster.ferryctl(["migration", "cancel", m.id])
         #expect(again.status == 1 && again.stderr.contains("cancel_refused"), "\(again.stderr)")
-        vm.signal(SIGTERM)
+        m.vm.signal(SIGTERM)
     }
 }

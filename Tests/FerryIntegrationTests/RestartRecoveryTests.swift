@@ -18,143 +18,77 @@ struct RestartRecoveryTests {
 
     @Test("kill -9 ferryd mid-precopy, restart: the migration completes, the store is consistent")
     func killDuringPrecopy() async throws {
-        // 200 pages/s on 64 MiB at 8 MiB/s: the first pass takes about 8 s, later rounds converge.
-        let (cluster, vm) = try await MigrationDriverTests.cluster(dirtyRate: "200")
-        let id = try await MigrationDriverTests.submit(
-            cluster, policy: "  max_downtime: 300ms\n  bandwidth: 8MiB/s\n  max_rounds: 30")
-        // The source reports at the end of each round, so "mid pre-copy" is: in pre-copy, round 0
-        // not reported yet (the first pass of 64 MiB is on the wire).
-        let midPrecopy = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
-            let s = try await MigrationDriverTests.status(cluster, id)
-            return s?.migration.phase == .precopy && s?.progress?.updatedAt == nil
-        }
-        #expect(midPrecopy, "never caught mid pre-copy\n\(cluster.logs())")
-        let agentsListen = try #require(cluster.endpoints?.agentsListen)
-        let old = try #require(cluster.ferryd)
-        old.signal(SIGKILL)
-        #expect(await old.waitForExit(timeout: .seconds(10)) != nil, "ferryd survived SIGKILL")
-
-        try await cluster.startFerryd(agentsListen: agentsListen)
-        let stored = try await MigrationDriverTests.status(cluster, id)
+        // Killed while round 0 (all of RAM at 8 MiB/s) is on the wire; later rounds converge.
+        let m = try await PrecopyMigration.start()
+        try await m.restartFerryd()
+        let stored = try await m.status()
         #expect(
             !(stored?.migration.phase.isTerminal ?? true), "ended before the restart: \(String(describing: stored))")
 
-        var last: MigrationStatus?
-        let ended = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
-            last = try await MigrationDriverTests.status(cluster, id)
-            return last?.migration.phase.isTerminal == true
-        }
-        #expect(ended, "never ended after the restart: \(String(describing: last))\n\(cluster.logs())")
-        #expect(last?.migration.phase == .completed, "\(String(describing: last))\n\(cluster.logs())")
-
+        let last = try await m.ended()
+        #expect(last?.migration.phase == .completed, "\(String(describing: last))\n\(m.cluster.logs())")
         // The VM runs on exactly one host: the source workload handed over and exited.
-        #expect(await vm.waitForExit(timeout: .seconds(30)) == 0, "the source workload did not exit")
-        let onB = try await eventually(timeout: .seconds(30)) {
-            let hosts = try await cluster.hosts() ?? []
-            return hosts.first { $0.id == "host-b" }?.vms.contains { $0.id == "vm-1" } == true
-                && hosts.first { $0.id == "host-a" }?.vms.contains { $0.id == "vm-1" } == false
-        }
-        #expect(onB, "vm-1 is not on host-b alone\n\(cluster.logs())")
+        #expect(await m.vm.waitForExit(timeout: .seconds(30)) == 0, "the source workload did not exit")
+        #expect(try await m.vmListed(on: "host-b", notOn: "host-a"), "vm-1 is not on host-b alone\n\(m.cluster.logs())")
 
-        let history = try await Self.events(cluster, id)
+        let history = try await m.events()
         Self.expectConsistent(history, final: try #require(last).migration)
         #expect(history.contains { $0.kind == "agents_queried" }, "the restarted ferryd never re-attached")
     }
 
     @Test("kill -9 ferryd during a rollback, restart: the rollback resumes, the VM stays on host-a")
     func killDuringRollback() async throws {
-        // It cannot converge (1 ms budget, 8 MiB/s), so it is still in pre-copy when cancelled.
-        let (cluster, vm) = try await MigrationDriverTests.cluster(dirtyRate: "50000")
-        let id = try await MigrationDriverTests.submit(
-            cluster, policy: "  max_downtime: 1ms\n  bandwidth: 8MiB/s\n  max_rounds: 1000")
-        let inPrecopy = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
-            try await MigrationDriverTests.status(cluster, id)?.migration.phase == .precopy
-        }
-        #expect(inPrecopy, "never reached pre-copy\n\(cluster.logs())")
+        // It cannot converge, so it is still in pre-copy when cancelled.
+        let m = try await PrecopyMigration.start(
+            dirtyRate: "50000", policy: PrecopyMigration.neverConverging, caught: PrecopyMigration.inPrecopy)
 
         // Freeze the source agent so the Abort cannot be carried out, cancel (ferryd commits the
         // rollback before sending), then kill ferryd with the rollback unfinished.
-        let source = try #require(cluster.agents["host-a"])
+        let source = try #require(m.cluster.agents["host-a"])
         source.signal(SIGSTOP)
-        let cancel = try await cluster.ferryctl(["migration", "cancel", id])
+        let cancel = try await m.cluster.ferryctl(["migration", "cancel", m.id])
         #expect(cancel.status == 0, "\(cancel.stderr)")
-        let agentsListen = try #require(cluster.endpoints?.agentsListen)
-        let old = try #require(cluster.ferryd)
-        old.signal(SIGKILL)
-        #expect(await old.waitForExit(timeout: .seconds(10)) != nil, "ferryd survived SIGKILL")
-
-        try await cluster.startFerryd(agentsListen: agentsListen)
-        let stored = try await MigrationDriverTests.status(cluster, id)
+        try await m.restartFerryd()
+        let stored = try await m.status()
         #expect(stored?.migration.phase == .precopy, "\(String(describing: stored))")
         source.signal(SIGCONT)
 
-        var last: MigrationStatus?
-        let ended = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
-            last = try await MigrationDriverTests.status(cluster, id)
-            return last?.migration.phase.isTerminal == true
-        }
-        #expect(ended, "never ended after the restart: \(String(describing: last))\n\(cluster.logs())")
-        #expect(last?.migration.phase == .cancelled, "\(String(describing: last))\n\(cluster.logs())")
-        #expect(vm.isRunning, "the source workload is gone")
-        let onA = try await eventually(timeout: .seconds(30)) {
-            let hosts = try await cluster.hosts() ?? []
-            return hosts.first { $0.id == "host-a" }?.vms.contains { $0.id == "vm-1" } == true
-                && hosts.first { $0.id == "host-b" }?.vms.contains { $0.id == "vm-1" } != true
-        }
-        #expect(onA, "vm-1 is not on host-a alone\n\(cluster.logs())")
+        let last = try await m.ended()
+        #expect(last?.migration.phase == .cancelled, "\(String(describing: last))\n\(m.cluster.logs())")
+        #expect(m.vm.isRunning, "the source workload is gone")
+        #expect(try await m.vmListed(on: "host-a", notOn: "host-b"), "vm-1 is not on host-a alone\n\(m.cluster.logs())")
 
-        let history = try await Self.events(cluster, id)
+        let history = try await m.events()
         Self.expectConsistent(history, final: try #require(last).migration)
         #expect(history.contains { $0.kind == "rollback_resumed" }, "the restarted ferryd did not resume the rollback")
-        vm.signal(SIGTERM)
+        m.vm.signal(SIGTERM)
     }
 
     @Test(
         "kill -9 ferryd and the source agent mid-precopy, restart ferryd: past the window it ends failed, host-b lets go"
     )
     func killFerrydAndSourceAgent() async throws {
-        let (cluster, vm) = try await MigrationDriverTests.cluster(
-            dirtyRate: "200", ferrydArguments: ["--host-loss-window-ms", "2000"])
-        let id = try await MigrationDriverTests.submit(
-            cluster, policy: "  max_downtime: 300ms\n  bandwidth: 8MiB/s\n  max_rounds: 30")
-        let midPrecopy = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
-            let s = try await MigrationDriverTests.status(cluster, id)
-            return s?.migration.phase == .precopy && s?.progress?.updatedAt == nil
-        }
-        #expect(midPrecopy, "never caught mid pre-copy\n\(cluster.logs())")
-        let agentsListen = try #require(cluster.endpoints?.agentsListen)
-        let old = try #require(cluster.ferryd)
-        old.signal(SIGKILL)
-        let source = try #require(cluster.agents["host-a"])
-        source.signal(SIGKILL)
-        #expect(await old.waitForExit(timeout: .seconds(10)) != nil, "ferryd survived SIGKILL")
-        #expect(await source.waitForExit(timeout: .seconds(10)) != nil, "the agent survived SIGKILL")
-
-        try await cluster.startFerryd(agentsListen: agentsListen)
-        var last: MigrationStatus?
-        let ended = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
-            last = try await MigrationDriverTests.status(cluster, id)
-            return last?.migration.phase.isTerminal == true
-        }
-        #expect(ended, "never ended: \(String(describing: last))\n\(cluster.logs())")
+        let m = try await PrecopyMigration.start(ferrydArguments: HostLossTests.window)
+        try await m.restartFerryd(alsoKilling: ["host-a"])
+        let last = try await m.ended(timeout: .seconds(60))
         // Nobody can confirm where the VM runs: failed, not rolled_back, and the reason says why.
-        #expect(last?.migration.phase == .failed, "\(String(describing: last))\n\(cluster.logs())")
+        #expect(last?.migration.phase == .failed, "\(String(describing: last))\n\(m.cluster.logs())")
         #expect(
             last?.migration.reason.contains("source host host-a unreachable") == true,
             "\(String(describing: last?.migration.reason))")
         // The VM never left: its process on host-a runs; host-b released what it had received.
-        #expect(vm.isRunning, "the source workload is gone")
+        #expect(m.vm.isRunning, "the source workload is gone")
         let released = try await eventually(timeout: .seconds(30)) {
-            let hosts = try await cluster.hosts() ?? []
+            let hosts = try await m.cluster.hosts() ?? []
             return hosts.first { $0.id == "host-b" }?.vms.contains { $0.id == "vm-1" } == false
         }
-        #expect(released, "host-b still lists vm-1\n\(cluster.logs())")
+        #expect(released, "host-b still lists vm-1\n\(m.cluster.logs())")
 
-        let history = try await Self.events(cluster, id)
+        let history = try await m.events()
         Self.expectConsistent(history, final: try #require(last).migration)
         #expect(history.contains { $0.kind == "agents_queried" }, "the restarted ferryd never re-attached")
         #expect(history.contains { $0.attributes["decision"] == "host_unreachable" }, "\(history.map(\.kind))")
-        vm.signal(SIGTERM)
+        m.vm.signal(SIGTERM)
     }
 
     /// One chain of phases ending once, in seq order; every command seq names one command only.

@@ -137,7 +137,7 @@ struct PlanStoreTests {
             }
         }
         let store = try SQLiteStore(path: path)
-        #expect(try store.appliedSchemaVersions() == ["v1", "v2", "v3", "v4"])
+        #expect(try store.appliedSchemaVersions() == ["v1", "v2", "v3", "v4", "v5"])
         #expect(try store.hosts().map(\.id) == ["v2-host"])
         try store.submitPlan(PlanFixtures.plan(), migrations: [PlanFixtures.migration("m1", position: 0)], events: [])
         #expect(try store.plans().count == 1)

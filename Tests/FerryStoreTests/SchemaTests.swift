@@ -29,7 +29,7 @@ struct SchemaTests {
         #expect(
             Set(indexes) == [
                 "hosts_by_status", "migrations_by_plan", "migrations_unfinished", "events_by_migration",
-                "events_by_plan", "events_by_time",
+                "events_by_plan", "events_by_time", "events_agent_waits",
             ])
     }
 

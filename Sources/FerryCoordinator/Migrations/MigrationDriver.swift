@@ -48,13 +48,15 @@ public actor MigrationDriver {
     private var lastEscalation: Double?
     /// Since when (monotonic) each side's agent has been unreachable, while it is.
     private var unreachableSince: [MigrationRole: Duration] = [:]
-    /// Sides whose agent was given up on: what they report on their return is recorded.
-    private var awaitingReport: Set<MigrationRole> = []
+    /// Agents given up on whose report is still awaited (`GivenUpAgent`): what they report on their
+    /// return is recorded.
+    private var givenUp: [MigrationRole: GivenUpAgent] = [:]
 
     /// A driver for a migration read from the store; `runtime` nil for one that never started.
+    /// `givenUp`: the agents of an ended migration still awaited, as derived from the history.
     public init(
         migration: Migration, policy: MigrationPolicy, runtime: MigrationRuntime?, progress: MigrationProgress?,
-        context: DriverContext
+        givenUp: [MigrationRole: GivenUpAgent] = [:], context: DriverContext
     ) {
         self.migration = migration
         let runtime = runtime ?? MigrationRuntime(token: WireCommand.newToken(), policy: policy)
@@ -62,6 +64,11 @@ public actor MigrationDriver {
         self.state = runtime.state(of: migration)
         self.progress = progress ?? MigrationProgress()
         self.context = context
+        if migration.phase.isTerminal {
+            self.givenUp = givenUp
+            // Their unanswered Abort is outstanding again: sent on their return, as before the restart.
+            for abort in givenUp.values.compactMap(\.unansweredAbort) { outstanding[abort.seq] = abort }
+        }
         var logger = context.logger
         logger[metadataKey: "migration"] = "\(migration.id)"
         self.logger = logger
@@ -70,7 +77,7 @@ public actor MigrationDriver {
     public var phase: MigrationPhase { state.phase }
     public var isFinished: Bool { state.phase.isTerminal }
     /// Ended, and no agent given up on is still to report back.
-    public var canBeDropped: Bool { state.phase.isTerminal && awaitingReport.isEmpty }
+    public var canBeDropped: Bool { state.phase.isTerminal && givenUp.isEmpty }
     public var currentProgress: MigrationProgress { progress }
 
     private func host(_ role: MigrationRole) -> String {
@@ -234,6 +241,12 @@ public actor MigrationDriver {
             await issue(
                 [(.source, .queryMigration), (.destination, .queryMigration)], kind: "agents_queried",
                 message: "ferryd restarted: asking both agents where the migration stands")
+        case _ where state.phase.isTerminal:
+            // An agent given up on that is connected now came back while ferryd was away: its return.
+            for role in MigrationRole.allCases where givenUp[role] != nil {
+                if await context.link.isConnected(host(role)) { await returned(role) }
+            }
+            await pump()
         default:
             break
         }
@@ -244,14 +257,7 @@ public actor MigrationDriver {
         let roles = MigrationRole.allCases.filter { host($0) == hostID }
         for role in roles { unreachableSince[role] = nil }
         guard !state.phase.isTerminal else {
-            // An agent given up on is back: deliver what it missed (the Abort), then ask what it did.
-            for role in roles where awaitingReport.contains(role) {
-                let waiting = outstanding.values.filter { $0.role == role }.sorted { $0.seq < $1.seq }
-                sendQueue.append(contentsOf: waiting.filter { c in !sendQueue.contains { $0.seq == c.seq } })
-                await issue(
-                    [(role, .queryMigration)], kind: "agent_queried",
-                    message: "\(role.rawValue) returned after the migration ended")
-            }
+            for role in roles where givenUp[role] != nil { await returned(role) }
             await pump()
             return
         }
@@ -264,6 +270,27 @@ public actor MigrationDriver {
             }
         }
         await pump()
+    }
+
+    /// An agent given up on is back: deliver the Abort it missed (same seq), then ask what it did
+    /// (the query already out, if one is: a second return, or a restart that found it connected).
+    private func returned(_ role: MigrationRole) async {
+        let abortSeq = givenUp[role]?.unansweredAbort?.seq
+        var queried = false
+        let waiting = outstanding.values.filter { command in
+            guard command.role == role else { return false }
+            if case .queryMigration = command.body {
+                queried = true
+                return true
+            }
+            return command.seq == abortSeq
+        }
+        sendQueue.append(
+            contentsOf: waiting.sorted { $0.seq < $1.seq }.filter { c in !sendQueue.contains { $0.seq == c.seq } })
+        guard !queried else { return }
+        await issue(
+            [(role, .queryMigration)], kind: "agent_queried",
+            message: "\(role.rawValue) returned after the migration ended")
     }
 
     /// Periodic: watches for agents that stay away, lets the completion deadline fire even when
@@ -310,9 +337,17 @@ public actor MigrationDriver {
             await handle(.abortRequested(reason: reason), attributes: decision.inputs)
         case .giveUp(let role, let reason):
             logger.warning("agent unreachable past the window: giving up on it", metadata: ["reason": "\(reason)"])
-            awaitingReport.insert(role)
-            if case .failure = await handle(.agentFailed(role: role, reason: reason), attributes: decision.inputs) {
-                awaitingReport.remove(role)
+            let aborts = outstanding.values.filter { command in
+                guard case .abort = command.body else { return false }
+                return command.role == role
+            }
+            let abort = aborts.max { $0.seq < $1.seq }
+            let agent = GivenUpAgent(role: role, unansweredAbort: abort)
+            // Recorded with the transition that ends the migration: a restarted ferryd awaits it too.
+            let attributes = decision.inputs.merging(agent.attributes) { _, recorded in recorded }
+            givenUp[role] = agent
+            if case .failure = await handle(.agentFailed(role: role, reason: reason), attributes: attributes) {
+                givenUp[role] = nil
             }
         }
     }
@@ -350,7 +385,7 @@ public actor MigrationDriver {
     /// (the ending stays; the history shows what really happened on that host).
     private func reconcile(_ report: MigrationReport, from hostID: String) async {
         let role = role(of: hostID)
-        guard awaitingReport.contains(role) else { return }
+        guard givenUp[role] != nil else { return }
         var attributes = ["host": hostID, "role": role.rawValue, "ended_as": state.phase.rawValue]
         let said: String
         switch report {
@@ -373,17 +408,20 @@ public actor MigrationDriver {
             if case .commandResult(let r) = report { outstanding[r.seq] = nil }
             return
         }
-        awaitingReport.remove(role)
         let event = Event(
-            at: context.clock.wallNow(), planID: migration.planID, migrationID: migration.id, kind: "agent_reconciled",
+            at: context.clock.wallNow(), planID: migration.planID, migrationID: migration.id,
+            kind: GivenUpAgent.reconciledKind,
             message:
                 "\(role.rawValue) \(hostID) returned after the migration ended \(state.phase.rawValue) and reports \(said)",
             attributes: attributes)
         do {
             try context.store.appendEvent(event)
         } catch {
+            // Still awaited (here and in the history): its next report is recorded instead.
             logger.warning("cannot record agent report", metadata: ["error": "\(error)"])
+            return
         }
+        givenUp[role] = nil
         logger.info("agent reconciled", metadata: ["host": "\(hostID)", "report": "\(said)"])
     }
 

@@ -26,7 +26,8 @@ public actor MigrationSupervisor: MigrationReportSink {
         await drivers[migrationID]?.currentProgress
     }
 
-    /// At start: a driver for every migration that had started, resumed from the store.
+    /// At start: a driver for every migration that had started, resumed from the store, and one for
+    /// every ended migration whose given-up agent has not reported back (`GivenUpAgent`).
     public func recover() async {
         let unfinished: [Migration]
         do {
@@ -41,16 +42,47 @@ public actor MigrationSupervisor: MigrationReportSink {
                 "re-attaching migration", metadata: ["migration": "\(migration.id)", "phase": "\(migration.phase)"])
             await driver.recover()
         }
+        await recoverGivenUpAgents()
     }
 
-    private func driver(for migration: Migration) -> MigrationDriver? {
+    /// The agents a previous ferryd gave up on and still awaited, derived from the history: their
+    /// return is reconciled exactly as without the restart.
+    private func recoverGivenUpAgents() async {
+        let awaited: [String: [MigrationRole: GivenUpAgent]]
+        do {
+            awaited = GivenUpAgent.awaited(in: try context.store.agentWaitEvents())
+        } catch {
+            context.logger.error("cannot read the agents given up on", metadata: ["error": "\(error)"])
+            return
+        }
+        for (id, agents) in awaited.sorted(by: { $0.key < $1.key }) {
+            let migration: Migration?
+            do {
+                migration = try context.store.migration(id: id)
+            } catch {
+                context.logger.error("cannot load migration", metadata: ["migration": "\(id)", "error": "\(error)"])
+                continue
+            }
+            guard let migration, migration.phase.isTerminal,
+                let driver = driver(for: migration, givenUp: agents)
+            else { continue }
+            context.logger.info(
+                "awaiting the report of agents given up on",
+                metadata: [
+                    "migration": "\(id)", "roles": "\(agents.keys.map(\.rawValue).sorted().joined(separator: ","))",
+                ])
+            await driver.recover()
+        }
+    }
+
+    private func driver(for migration: Migration, givenUp: [MigrationRole: GivenUpAgent] = [:]) -> MigrationDriver? {
         if let existing = drivers[migration.id] { return existing }
         do {
             guard let plan = try context.store.plan(id: migration.planID) else { return nil }
             let driver = MigrationDriver(
                 migration: migration, policy: plan.policy,
                 runtime: try context.store.runtime(migrationID: migration.id),
-                progress: try context.store.progress(migrationID: migration.id), context: context)
+                progress: try context.store.progress(migrationID: migration.id), givenUp: givenUp, context: context)
             drivers[migration.id] = driver
             return driver
         } catch {

@@ -57,7 +57,7 @@ public struct HostLossDecision: Sendable, Equatable {
 /// - when the source is the one gone, nothing can confirm where the VM runs: once the destination
 ///   has answered the Abort (so it cannot be running the VM) or is gone too, the migration ends
 ///   `failed`, saying the source rolls back on its own; the source's report on its return is
-///   recorded then;
+///   recorded then, by a restarted ferryd too (`GivenUpAgent`);
 /// - after the point of no return the VM runs on the destination: a lost source ends it `failed`
 ///   (its release unconfirmed); a lost destination changes nothing, the source's report decides.
 public enum HostLossPolicy {
