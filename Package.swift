@@ -86,6 +86,8 @@ let package = Package(
                 "FerryCoordinator", "FerryModel", "FerryStore", "FerryWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // EmbeddedChannel: ControlFrameHandler tested without sockets.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -24,6 +24,8 @@ struct AgentConnection {
 
     let id: ConnectionID
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// Shared with this socket's `ControlFrameHandler`: armed while the session is active.
+    let gate: HeartbeatGate
     let registry: HostRegistry
     let settings: LinkSettings
     let clock: any CoordinatorClock
@@ -39,6 +41,7 @@ struct AgentConnection {
         // One buffer in flight: the reader waits until the loop took the last one, so a peer that
         // floods us is held back by TCP (NIO's inbound backpressure) instead of filling memory.
         let (consumed, consumedContinuation) = AsyncStream.makeStream(of: Void.self)
+        var armed = false
         var state = LoopState(
             session: AgentSession(settings: settings, now: clock.monotonicNow()), remoteAddress: remoteAddress,
             handle: Handle(continuation: continuation), logger: logger)
@@ -65,9 +68,19 @@ struct AgentConnection {
                     }
                     for await event in events {
                         await state.react(to: event, outbound: outbound, connection: self)
-                        if case .bytes = event { consumedContinuation.yield() }
+                        // Welcome is out: from here heartbeats are answered on the event loop. Once
+                        // only: the registry disarms an evicted connection for good.
+                        if !armed, case .active = state.session.state {
+                            gate.arm()
+                            armed = true
+                        }
+                        if case .bytes = event {
+                            gate.consumed()
+                            consumedContinuation.yield()
+                        }
                         if state.session.isClosed { break }
                     }
+                    gate.disarm()
                     if !state.session.isClosed {  // cancelled: ferryd is stopping
                         _ = state.session.handle(.evicted(.shuttingDown))
                     }
@@ -139,7 +152,8 @@ struct AgentConnection {
                 case .register(let registration):
                     logger[metadataKey: "host"] = "\(registration.hostID)"
                     let decision = await connection.registry.register(
-                        registration, connection: connection.id, remoteAddress: remoteAddress, handle: handle)
+                        registration, connection: connection.id, remoteAddress: remoteAddress, handle: handle,
+                        gate: connection.gate)
                     if decision == .accepted { registeredHost = registration.hostID }
                     pending.append(contentsOf: session.handle(.registered(decision)))
                 case .applyInventory(let inventory, let wire):

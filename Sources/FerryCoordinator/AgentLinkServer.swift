@@ -5,7 +5,7 @@ import NIOPosix
 /// The agents' side door: a TCP listener that runs an `AgentConnection` per accepted socket. A
 /// broken connection ends alone; the listener and the other connections carry on.
 public final class AgentLinkServer: Sendable {
-    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let serverChannel: NIOAsyncChannel<AcceptedAgent, Never>
     private let registry: HostRegistry
     private let settings: LinkSettings
     private let clock: any CoordinatorClock
@@ -19,7 +19,7 @@ public final class AgentLinkServer: Sendable {
         _ address: ListenAddress, registry: HostRegistry, settings: LinkSettings, clock: any CoordinatorClock,
         logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(CoordinatorError) -> AgentLinkServer {
-        let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let channel: NIOAsyncChannel<AcceptedAgent, Never>
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -28,7 +28,13 @@ public final class AgentLinkServer: Sendable {
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: address.host, port: address.port) { child in
                     child.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+                        // Heartbeats are answered on the event loop (ControlFrameHandler); the
+                        // rest of the link goes on to the connection's task.
+                        let gate = HeartbeatGate(now: clock.monotonicNow())
+                        try child.pipeline.syncOperations.addHandler(ControlFrameHandler(gate: gate, clock: clock))
+                        return AcceptedAgent(
+                            channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child),
+                            gate: gate)
                     }
                 }
         } catch {
@@ -41,7 +47,7 @@ public final class AgentLinkServer: Sendable {
     }
 
     private init(
-        serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, localAddress: String,
+        serverChannel: NIOAsyncChannel<AcceptedAgent, Never>, localAddress: String,
         registry: HostRegistry, settings: LinkSettings, clock: any CoordinatorClock, logger: Logger
     ) {
         self.serverChannel = serverChannel
@@ -59,10 +65,10 @@ public final class AgentLinkServer: Sendable {
             try await serverChannel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     var nextID: UInt64 = 1
-                    for try await connection in inbound {
+                    for try await accepted in inbound {
                         let agent = AgentConnection(
-                            id: ConnectionID(nextID), channel: connection, registry: registry, settings: settings,
-                            clock: clock, logger: logger)
+                            id: ConnectionID(nextID), channel: accepted.channel, gate: accepted.gate,
+                            registry: registry, settings: settings, clock: clock, logger: logger)
                         nextID += 1
                         group.addTask { await agent.run() }
                     }
@@ -73,4 +79,11 @@ public final class AgentLinkServer: Sendable {
             logger.error("agent listener failed", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// An accepted agent socket: its async channel, behind the `ControlFrameHandler` that shares
+/// `gate` with the connection.
+struct AcceptedAgent: Sendable {
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    let gate: HeartbeatGate
 }

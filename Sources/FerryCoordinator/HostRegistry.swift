@@ -6,18 +6,17 @@ import Logging
 
 /// Which agents are connected right now, and the single writer of host liveness to the store.
 ///
-/// Per heartbeat the work is O(1): a dictionary update, and a store write (`touchHost`) at most
-/// once per heartbeat interval per host. Status changes (ready/unreachable) are written as they
-/// happen. Store calls are synchronous (GRDB) and short; they run on this actor.
+/// Heartbeats do not come here once a connection is active: `ControlFrameHandler` records them in
+/// the connection's `HeartbeatGate` on the event loop, and `flushHeartbeats` writes every host's
+/// newest one in one transaction per interval. Status changes (ready/unreachable) are written as
+/// they happen. Store calls are synchronous (GRDB) and short; they run on this actor.
 public actor HostRegistry {
     private struct LiveHost {
         var connection: ConnectionID
         var bootID: String
         var handle: any EvictableConnection
-        /// Monotonic time of the last frame received.
-        var lastReceived: Duration
-        /// Monotonic time of the last `touchHost` write.
-        var lastTouched: Duration
+        /// When a frame last came in, and the heartbeat not yet written; shared with the event loop.
+        var gate: HeartbeatGate
         /// What the store holds about the host, kept to avoid reading it back on each inventory.
         var host: HypervisorHost
         /// The last inventory as the agent sent it: launch args and device details for migrations.
@@ -29,6 +28,8 @@ public actor HostRegistry {
     private let settings: LinkSettings
     private let logger: Logger
     private var live: [String: LiveHost] = [:]
+    /// Monotonic time of the last `flushHeartbeats` from `runSweeps`.
+    private var lastFlush: Duration?
     /// Where migration reports and link changes go (the migration supervisor); nil until set.
     private var reportSink: (any MigrationReportSink)?
 
@@ -58,21 +59,23 @@ public actor HostRegistry {
     /// Registers a host after its Hello. Refuses a host id that another live connection holds with
     /// a different boot id; a connection with the same boot id (the agent redialed before we saw
     /// the old one close) or one gone silent is replaced.
-    public func register(
+    /// `gate` is the connection's liveness record (a fresh one if nil).
+    func register(
         _ registration: AgentSession.Registration, connection: ConnectionID, remoteAddress: String,
-        handle: any EvictableConnection
+        handle: any EvictableConnection, gate: HeartbeatGate? = nil
     ) -> AgentSession.RegistrationDecision {
         let now = clock.monotonicNow()
         let wallNow = clock.wallNow()
         let hostID = registration.hostID
         if let existing = live[hostID] {
-            let silent = now - existing.lastReceived > settings.silenceLimit
+            let silent = now - existing.gate.lastReceived > settings.silenceLimit
             guard existing.bootID == registration.bootID || silent else {
                 return .rejected(
                     .duplicateHost,
                     "host '\(hostID)' is already connected with boot id '\(existing.bootID)' from \(existing.host.controlAddress)"
                 )
             }
+            existing.gate.disarm()
             existing.handle.evict(.replaced)
             live[hostID] = nil
             logger.info(
@@ -86,9 +89,10 @@ public actor HostRegistry {
             logger.error("cannot record host registration", metadata: ["host": "\(hostID)", "error": "\(error)"])
             return .rejected(.internal, "ferryd cannot record host '\(hostID)': \(error)")
         }
+        let gate = gate ?? HeartbeatGate(now: now)
+        gate.noteReceived(now: now)
         live[hostID] = LiveHost(
-            connection: connection, bootID: registration.bootID, handle: handle, lastReceived: now, lastTouched: now,
-            host: host)
+            connection: connection, bootID: registration.bootID, handle: handle, gate: gate, host: host)
         logger.info(
             "host ready",
             metadata: [
@@ -130,8 +134,7 @@ public actor HostRegistry {
         let now = clock.monotonicNow()
         entry.host = entry.host.applying(inventory)
         entry.host.lastSeen = clock.wallNow()
-        entry.lastReceived = now
-        entry.lastTouched = now
+        entry.gate.noteReceived(now: now)
         live[hostID] = entry
         do {
             try store.upsertHost(entry.host)
@@ -147,35 +150,54 @@ public actor HostRegistry {
         return true
     }
 
-    /// Notes a heartbeat; writes `last_seen` at most once per heartbeat interval.
+    /// Notes a heartbeat that came the session's way (one that arrived before the connection's
+    /// gate was armed); `flushHeartbeats` writes it with the others.
     public func recordHeartbeat(freeMemoryBytes: UInt64, hostID: String, connection: ConnectionID) {
-        guard var entry = live[hostID], entry.connection == connection else { return }
-        let now = clock.monotonicNow()
-        entry.lastReceived = now
-        entry.host.freeMemoryBytes = freeMemoryBytes
-        if now - entry.lastTouched >= settings.heartbeatInterval {
-            entry.lastTouched = now
-            entry.host.lastSeen = clock.wallNow()
-            do {
-                try store.touchHost(id: hostID, lastSeen: entry.host.lastSeen, freeMemoryBytes: freeMemoryBytes)
-            } catch {
-                // Not fatal: liveness is tracked here; the next write may succeed.
-                logger.warning("cannot record heartbeat", metadata: ["host": "\(hostID)", "error": "\(error)"])
-            }
+        guard let entry = live[hostID], entry.connection == connection else { return }
+        entry.gate.recordHeartbeat(
+            freeMemoryBytes: freeMemoryBytes, now: clock.monotonicNow(), wallNow: clock.wallNow())
+    }
+
+    /// Writes each live host's newest heartbeat since the last flush (`last_seen`, free memory) in
+    /// one store transaction. Returns the hosts written, sorted.
+    @discardableResult
+    public func flushHeartbeats() -> [String] {
+        var touches: [HostTouch] = []
+        for (hostID, entry) in live {
+            guard let heartbeat = entry.gate.takeHeartbeat() else { continue }
+            live[hostID]?.host.lastSeen = heartbeat.at
+            live[hostID]?.host.freeMemoryBytes = heartbeat.freeMemoryBytes
+            touches.append(HostTouch(id: hostID, lastSeen: heartbeat.at, freeMemoryBytes: heartbeat.freeMemoryBytes))
         }
-        live[hostID] = entry
+        write(touches)
+        return touches.map(\.id).sorted()
+    }
+
+    private func write(_ touches: [HostTouch]) {
+        guard !touches.isEmpty else { return }
+        do {
+            try store.touchHosts(touches)
+        } catch {
+            // Not fatal: liveness is tracked in memory; the next write may succeed.
+            logger.warning("cannot record heartbeats", metadata: ["hosts": "\(touches.count)", "error": "\(error)"])
+        }
     }
 
     /// Any other frame from the agent: it is alive.
     public func noteActivity(hostID: String, connection: ConnectionID) {
-        guard live[hostID]?.connection == connection else { return }
-        live[hostID]?.lastReceived = clock.monotonicNow()
+        guard let entry = live[hostID], entry.connection == connection else { return }
+        entry.gate.noteReceived(now: clock.monotonicNow())
     }
 
     /// The connection ended. If it was the host's current one, the host is unreachable now.
     public func connectionClosed(hostID: String, connection: ConnectionID, reason: CloseReason) async {
-        guard live[hostID]?.connection == connection else { return }
+        guard let entry = live[hostID], entry.connection == connection else { return }
         live[hostID] = nil
+        entry.gate.disarm()
+        // Its last heartbeat may not be written yet; last_seen should say when it was.
+        if let heartbeat = entry.gate.takeHeartbeat() {
+            write([HostTouch(id: hostID, lastSeen: heartbeat.at, freeMemoryBytes: heartbeat.freeMemoryBytes)])
+        }
         markUnreachable(hostID, reason: "\(reason)")
         if let sink = reportSink { await sink.hostDisconnected(hostID) }
     }
@@ -194,9 +216,11 @@ public actor HostRegistry {
     public func sweep() -> [String] {
         let now = clock.monotonicNow()
         var marked: [String] = []
-        for (hostID, entry) in live where now - entry.lastReceived > settings.silenceLimit {
+        for (hostID, entry) in live {
+            let silence = now - entry.gate.lastReceived
+            guard silence > settings.silenceLimit else { continue }
             live[hostID] = nil
-            let silence = now - entry.lastReceived
+            entry.gate.disarm()
             entry.handle.evict(.silent(for: silence))
             markUnreachable(hostID, reason: "nothing received for \(silence)")
             marked.append(hostID)
@@ -208,7 +232,7 @@ public actor HostRegistry {
     }
 
     /// Sweeps every half heartbeat interval until cancelled, so a silent host is noticed within
-    /// miss_limit + 1/2 intervals.
+    /// miss_limit + 1/2 intervals; writes the heartbeats once per interval.
     public func runSweeps() async {
         while !Task.isCancelled {
             do {
@@ -217,6 +241,11 @@ public actor HostRegistry {
                 return
             }
             sweep()
+            let now = clock.monotonicNow()
+            if lastFlush.map({ now - $0 >= settings.heartbeatInterval }) ?? true {
+                lastFlush = now
+                flushHeartbeats()
+            }
         }
     }
 

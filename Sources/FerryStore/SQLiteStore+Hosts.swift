@@ -59,6 +59,25 @@ extension SQLiteStore {
         }
     }
 
+    /// One transaction and one prepared statement for all of them: a single commit (one fsync)
+    /// per heartbeat interval instead of one per host.
+    @discardableResult
+    public func touchHosts(_ touches: [HostTouch]) throws(StoreError) -> Int {
+        guard !touches.isEmpty else { return 0 }
+        return try write("touchHosts") { db in
+            let statement = try db.makeStatement(
+                sql: "UPDATE hosts SET last_seen = ?, free_memory_bytes = ? WHERE id = ?")
+            var changed = 0
+            for touch in touches {
+                try statement.execute(arguments: [
+                    touch.lastSeen, try sqliteInteger(touch.freeMemoryBytes, "free_memory_bytes"), touch.id,
+                ])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
     public func hosts() throws(StoreError) -> [HypervisorHost] {
         try read("hosts") { db in
             let devices = try Dictionary(

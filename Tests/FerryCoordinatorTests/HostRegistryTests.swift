@@ -128,17 +128,80 @@ import Testing
         #expect(try store.host(id: "host-a")?.status == .ready)
     }
 
-    @Test("touchHost is written at most once per heartbeat interval")
-    func touchThrottled() async throws {
+    @Test("heartbeats are written once per flush, all hosts in one transaction, the newest of each")
+    func heartbeatsBatched() async throws {
+        let registry = registry
+        _ = await register(registry, "host-a", connection: 1)
+        _ = await register(registry, "host-b", connection: 2)
+        for i in 0..<4 {  // 4 heartbeats each, 250 ms apart, then one flush
+            clock.advance(by: .milliseconds(250))
+            await registry.recordHeartbeat(freeMemoryBytes: UInt64(i), hostID: "host-a", connection: ConnectionID(1))
+            await registry.recordHeartbeat(freeMemoryBytes: 70, hostID: "host-b", connection: ConnectionID(2))
+        }
+        #expect(store.counts.batchedTouches == 0)
+        #expect(await registry.flushHeartbeats() == ["host-a", "host-b"])
+        #expect(store.counts.batchedTouches == 1)
+        #expect(store.counts.touches == 0)
+        #expect(try store.host(id: "host-a")?.freeMemoryBytes == 3)
+        #expect(try store.host(id: "host-b")?.freeMemoryBytes == 70)
+        #expect(try store.host(id: "host-a")?.lastSeen == clock.wallNow())
+        // Nothing new: nothing written.
+        #expect(await registry.flushHeartbeats() == [])
+        #expect(store.counts.batchedTouches == 1)
+        clock.advance(by: .milliseconds(250))
+        await registry.recordHeartbeat(freeMemoryBytes: 9, hostID: "host-b", connection: ConnectionID(2))
+        #expect(await registry.flushHeartbeats() == ["host-b"])
+        #expect(try store.host(id: "host-b")?.lastSeen == clock.wallNow())
+    }
+
+    @Test("a heartbeat recorded on the event loop (armed gate) keeps the host alive and is flushed")
+    func gateHeartbeats() async throws {
+        let registry = registry
+        let gate = HeartbeatGate(now: clock.monotonicNow())
+        _ = await registry.register(
+            Self.registration(), connection: ConnectionID(1), remoteAddress: "127.0.0.1:4001",
+            handle: RecordingConnection(), gate: gate)
+        #expect(!gate.recordHeartbeatIfArmed(freeMemoryBytes: 1, now: .seconds(1), wallNow: clock.wallNow()))
+        gate.arm()
+        for _ in 0..<10 {
+            clock.advance(by: .seconds(2))
+            #expect(
+                gate.recordHeartbeatIfArmed(freeMemoryBytes: 42, now: clock.monotonicNow(), wallNow: clock.wallNow()))
+            #expect(await registry.sweep() == [])
+        }
+        #expect(await registry.flushHeartbeats() == ["host-a"])
+        #expect(try store.host(id: "host-a")?.freeMemoryBytes == 42)
+        #expect(try store.host(id: "host-a")?.lastSeen == clock.wallNow())
+        // Silent past the limit: dropped, and the gate no longer answers for it.
+        clock.advance(by: .milliseconds(3001))
+        #expect(await registry.sweep() == ["host-a"])
+        #expect(!gate.isArmed)
+    }
+
+    @Test("a replaced connection's gate is disarmed")
+    func replacedGateDisarmed() async {
+        let registry = registry
+        let old = HeartbeatGate(now: clock.monotonicNow())
+        _ = await registry.register(
+            Self.registration(), connection: ConnectionID(1), remoteAddress: "127.0.0.1:4001",
+            handle: RecordingConnection(), gate: old)
+        old.arm()
+        _ = await register(registry, connection: 2)
+        #expect(!old.isArmed)
+    }
+
+    @Test("the last unwritten heartbeat is written when the connection closes")
+    func closeWritesLastHeartbeat() async throws {
         let registry = registry
         _ = await register(registry, connection: 1)
-        for _ in 0..<20 {  // 20 heartbeats, 250 ms apart: 5 s, so 5 touches
-            clock.advance(by: .milliseconds(250))
-            await registry.recordHeartbeat(freeMemoryBytes: 77, hostID: "host-a", connection: ConnectionID(1))
-        }
-        #expect(store.counts.touches == 5)
-        #expect(try store.host(id: "host-a")?.freeMemoryBytes == 77)
-        #expect(try store.host(id: "host-a")?.lastSeen == clock.wallNow())
+        clock.advance(by: .milliseconds(400))
+        await registry.recordHeartbeat(freeMemoryBytes: 11, hostID: "host-a", connection: ConnectionID(1))
+        let heardAt = clock.wallNow()
+        clock.advance(by: .milliseconds(100))
+        await registry.connectionClosed(hostID: "host-a", connection: ConnectionID(1), reason: .peerClosed)
+        #expect(try store.host(id: "host-a")?.lastSeen == heardAt)
+        #expect(try store.host(id: "host-a")?.freeMemoryBytes == 11)
+        #expect(try store.host(id: "host-a")?.status == .unreachable)
     }
 
     @Test("heartbeats from a replaced connection are ignored")
@@ -148,6 +211,7 @@ import Testing
         _ = await register(registry, connection: 2)
         clock.advance(by: .seconds(2))
         await registry.recordHeartbeat(freeMemoryBytes: 1, hostID: "host-a", connection: ConnectionID(1))
+        #expect(await registry.flushHeartbeats() == [])
         #expect(store.counts.touches == 0)
     }
 

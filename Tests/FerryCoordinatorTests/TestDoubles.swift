@@ -11,6 +11,8 @@ final class InMemoryHostStore: HostStore {
         var upserts = 0
         var statusChanges = 0
         var touches = 0
+        /// `touchHosts` transactions.
+        var batchedTouches = 0
     }
 
     private struct State {
@@ -60,6 +62,20 @@ final class InMemoryHostStore: HostStore {
             s.hosts[id]?.lastSeen = lastSeen
             s.hosts[id]?.freeMemoryBytes = freeMemoryBytes
             s.counts.touches += 1
+        }
+    }
+
+    func touchHosts(_ touches: [HostTouch]) throws(StoreError) -> Int {
+        try state.withLock { (s: inout State) throws(StoreError) in
+            if s.failing { throw StoreError.query(operation: "touchHosts", reason: "disk full") }
+            var changed = 0
+            for touch in touches where s.hosts[touch.id] != nil {
+                s.hosts[touch.id]?.lastSeen = touch.lastSeen
+                s.hosts[touch.id]?.freeMemoryBytes = touch.freeMemoryBytes
+                changed += 1
+            }
+            s.counts.batchedTouches += 1
+            return changed
         }
     }
 

@@ -153,6 +153,29 @@ struct SQLiteStoreTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func touchHostsWritesEveryHostInOneCallAndSkipsUnknownOnes(kind: StoreKind) throws {
+        let (store, cleanup) = try kind.makeStore()
+        defer { cleanup() }
+        try store.upsertHost(Fixtures.fullHost())
+        try store.upsertHost(Fixtures.host("host-b"))
+        let later = Fixtures.t0.addingTimeInterval(2.25)
+        let changed = try store.touchHosts([
+            HostTouch(id: "host-a", lastSeen: later, freeMemoryBytes: 3 << 30),
+            HostTouch(id: "ghost", lastSeen: later, freeMemoryBytes: 1),
+            HostTouch(id: "host-b", lastSeen: later.addingTimeInterval(1), freeMemoryBytes: 5),
+        ])
+        #expect(changed == 2)
+        var expected = Fixtures.fullHost()
+        expected.lastSeen = later
+        expected.freeMemoryBytes = 3 << 30
+        #expect(try store.host(id: "host-a") == expected)
+        #expect(try store.host(id: "host-b")?.lastSeen == later.addingTimeInterval(1))
+        #expect(try store.host(id: "host-b")?.freeMemoryBytes == 5)
+        #expect(try store.host(id: "ghost") == nil)
+        #expect(try store.touchHosts([]) == 0)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func updatesOfUnknownHostsFail(kind: StoreKind) throws {
         let (store, cleanup) = try kind.makeStore()
         defer { cleanup() }
