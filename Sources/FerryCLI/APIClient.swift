@@ -24,8 +24,8 @@ public struct ServerVersion: Codable, Sendable, Equatable {
 }
 
 /// ferryd's error body: `{"error":{"code":"...","message":"..."}}`.
-struct APIErrorBody: Decodable {
-    struct Detail: Decodable {
+struct APIErrorBody: Decodable, DeclaredJSONKeys {
+    struct Detail: Decodable, DeclaredJSONKeys {
         var code: String
         var message: String
     }
@@ -100,7 +100,7 @@ public struct APIClient: Sendable {
             if let rejected = try? FerryJSON.decoder().decode(PlanRejection.self, from: data) {
                 throw .invalidPlan(problems: rejected.error.problems, body: data)
             }
-            if let body = try? FerryJSON.decoder().decode(APIErrorBody.self, from: data) {
+            if let body = try? FerryJSON.decoder(keys: .declared).decode(APIErrorBody.self, from: data) {
                 throw .http(status: http.statusCode, code: body.error.code, message: body.error.message)
             }
             // Not ferryd's error shape (a proxy, another server): show what came back, briefly.
@@ -109,7 +109,7 @@ public struct APIClient: Sendable {
                 status: http.statusCode, code: "http_\(http.statusCode)", message: text.isEmpty ? "empty body" : text)
         }
         do {
-            return APIResponse(body: data, value: try FerryJSON.decoder().decode(Value.self, from: data))
+            return APIResponse(body: data, value: try FerryJSON.decoder(for: Value.self).decode(Value.self, from: data))
         } catch {
             throw .badResponse(reason: "\(method) \(path): body is not a \(Value.self): \(error)")
         }

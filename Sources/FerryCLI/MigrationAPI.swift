@@ -2,7 +2,7 @@ import FerryModel
 import Foundation
 
 /// `GET /v1/migrations`.
-public struct MigrationList: Codable, Sendable {
+public struct MigrationList: Codable, Sendable, DeclaredJSONKeys {
     public var migrations: [MigrationStatus]
 }
 

@@ -5,7 +5,7 @@ import Foundation
 public enum PlanRendering {
     static func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(CLIError) -> T {
         do {
-            return try FerryJSON.decoder().decode(type, from: body)
+            return try FerryJSON.decoder(for: type).decode(type, from: body)
         } catch {
             throw .badResponse(reason: "body is not a \(T.self): \(error)")
         }

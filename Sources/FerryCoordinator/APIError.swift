@@ -44,8 +44,8 @@ public struct APIError: Error, Sendable, Equatable, HTTPResponseError {
 }
 
 /// `{"error":{"code","message"}}`.
-struct APIErrorBody: Encodable {
-    struct Detail: Encodable {
+struct APIErrorBody: Encodable, DeclaredJSONKeys {
+    struct Detail: Encodable, DeclaredJSONKeys {
         var code: String
         var message: String
     }
@@ -55,7 +55,7 @@ struct APIErrorBody: Encodable {
 /// JSON responses in Ferry's one convention (FerryJSON: snake_case, ISO 8601 dates, sorted keys).
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var data = try FerryJSON.encoder().encode(value)
+        var data = try FerryJSON.encoder(for: type(of: value)).encode(value)
         data.append(UInt8(ascii: "\n"))
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],

@@ -130,7 +130,7 @@ extension SQLiteStore: MigrationRuntimeStore {
         throws(StoreError) -> T
     {
         do {
-            return try FerryJSON.decoder().decode(T.self, from: Data(text.utf8))
+            return try FerryJSON.decoder(for: T.self).decode(T.self, from: Data(text.utf8))
         } catch {
             throw .corruptRow(table: "migration_runtime", key: key, reason: "column \(column): \(error)")
         }

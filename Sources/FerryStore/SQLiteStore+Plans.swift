@@ -120,7 +120,7 @@ extension SQLiteStore: PlanStore {
 
     static func json(_ value: some Encodable) throws(StoreError) -> String {
         do {
-            return String(decoding: try FerryJSON.encoder().encode(value), as: UTF8.self)
+            return String(decoding: try FerryJSON.encoder(for: type(of: value)).encode(value), as: UTF8.self)
         } catch {
             throw .query(operation: "encode JSON", reason: "\(error)")
         }

@@ -104,7 +104,7 @@ struct StatusBench {
                 Row(
                     events: events, query: "json: decode a plan's statuses",
                     stats: try await measure(requests) {
-                        _ = try FerryJSON.decoder().decode([String: [MigrationStatus]].self, from: body)
+                        _ = try FerryJSON.decoder(for: MigrationList.self).decode(MigrationList.self, from: body)
                     }))
             rows.append(
                 Row(

@@ -139,7 +139,8 @@ struct StatusRenderingTests {
         let json = await Ferryctl.execute(["status", "--output", "json", "--server", server.url], context: context)
         #expect(json.exitCode == 0 && json.stderr == "")
         #expect(json.stdout.trimmingCharacters(in: .newlines) == body)
-        let decoded = try FerryJSON.decoder().decode(MigrationList.self, from: Data(json.stdout.utf8))
+        let decoded = try FerryJSON.decoder(for: MigrationList.self).decode(
+            MigrationList.self, from: Data(json.stdout.utf8))
         #expect(decoded.migrations == [Self.waiting, Self.copying])
         #expect(server.requestedPaths == ["/v1/migrations", "/v1/migrations"])
     }

@@ -30,7 +30,7 @@ import Testing
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
-        try FerryJSON.decoder().decode(type, from: Data(body.readableBytesView))
+        try FerryJSON.decoder(for: type).decode(type, from: Data(body.readableBytesView))
     }
 
     @Test("GET /v1/hosts lists hosts ordered by id, in FerryJSON", arguments: [TestingSetup.router, .live])

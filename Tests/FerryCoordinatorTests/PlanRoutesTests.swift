@@ -40,7 +40,7 @@ struct PlanRoutesTests {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
-        try FerryJSON.decoder().decode(type, from: Data(body.readableBytesView))
+        try FerryJSON.decoder(for: type).decode(type, from: Data(body.readableBytesView))
     }
 
     @Test func invalidPlanIs422WithEveryProblemAndStoresNothing() async throws {

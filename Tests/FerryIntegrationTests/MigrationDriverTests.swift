@@ -65,7 +65,8 @@ struct MigrationDriverTests {
         let out = try await cluster.ferryctl(["status", id, "--output", "json"])
         guard out.status == 0 else { return nil }
         // A migration id names one migration: the body is its MigrationStatus.
-        return try FerryJSON.decoder().decode(MigrationStatus.self, from: Data(out.stdout.utf8))
+        return try FerryJSON.decoder(for: MigrationStatus.self).decode(
+            MigrationStatus.self, from: Data(out.stdout.utf8))
     }
 
     @Test("a one-VM plan completes: host-b lists the VM, the workload on host-a is gone")

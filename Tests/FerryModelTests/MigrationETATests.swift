@@ -98,8 +98,10 @@ struct MigrationETATests {
     @Test func roundTripsThroughJSON() throws {
         let eta = MigrationETA(seconds: 1.5, note: "converging")
         let data = try FerryJSON.encoder().encode(eta)
-        #expect(try FerryJSON.decoder().decode(MigrationETA.self, from: data) == eta)
+        #expect(try FerryJSON.decoder(for: MigrationETA.self).decode(MigrationETA.self, from: data) == eta)
         let none = MigrationETA(seconds: nil, note: "ended")
-        #expect(try FerryJSON.decoder().decode(MigrationETA.self, from: FerryJSON.encoder().encode(none)) == none)
+        #expect(
+            try FerryJSON.decoder(for: MigrationETA.self).decode(
+                MigrationETA.self, from: FerryJSON.encoder().encode(none)) == none)
     }
 }

@@ -23,7 +23,7 @@ enum MigrationRoutes {
                     && (query.get("host").map { $0 == s.migration.sourceHostID || $0 == s.migration.destinationHostID }
                         ?? true)
             }
-            return try JSONResponse.make(["migrations": filtered])
+            return try JSONResponse.make(MigrationListBody(migrations: filtered))
         }
         router.get("/v1/migrations/:id") { _, context in
             let id = try context.parameters.require("id")
@@ -86,4 +86,9 @@ enum MigrationRoutes {
         }
         return result
     }
+}
+
+/// `{"migrations": [MigrationStatus...]}`.
+struct MigrationListBody: Encodable, DeclaredJSONKeys {
+    var migrations: [MigrationStatus]
 }

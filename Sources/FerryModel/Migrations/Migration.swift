@@ -58,7 +58,7 @@ public struct Migration: Codable, Sendable, Equatable, Identifiable {
 }
 
 /// A phase and when a migration entered it.
-public struct PhaseTime: Codable, Sendable, Equatable {
+public struct PhaseTime: Codable, Sendable, Equatable, DeclaredJSONKeys {
     public var phase: MigrationPhase
     public var at: Date
 

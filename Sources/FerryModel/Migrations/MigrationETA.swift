@@ -6,7 +6,7 @@
 /// converging" (ferryd's convergence policy then throttles or aborts). In cutover and resuming the
 /// vCPUs are stopped, so the rest goes at B. Device data still to send counts as remaining bytes.
 /// The estimate is as of the agents' last report (`MigrationProgress.updatedAt`).
-public struct MigrationETA: Codable, Sendable, Equatable {
+public struct MigrationETA: Codable, Sendable, Equatable, DeclaredJSONKeys {
     /// Seconds still needed as of the last report; nil when there is no estimate.
     public var seconds: Double?
     /// Why there is no estimate, or what it rests on.

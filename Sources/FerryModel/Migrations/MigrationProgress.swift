@@ -3,7 +3,7 @@ import Foundation
 /// The latest numbers the agents reported for a migration (from `ferry.v1.Progress`), for
 /// `status`, `watch` and /metrics. Pre-copy numbers come from the source; `destinationPhase` and
 /// device states from whichever side reported last.
-public struct MigrationProgress: Codable, Sendable, Equatable {
+public struct MigrationProgress: Codable, Sendable, Equatable, DeclaredJSONKeys {
     public var round: UInt32
     public var ramBytesSent: UInt64
     public var deviceBytesSent: UInt64
@@ -18,6 +18,21 @@ public struct MigrationProgress: Codable, Sendable, Equatable {
     public var destinationPhase: String
     public var devices: [DeviceProgress]
     public var updatedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case round
+        case ramBytesSent = "ram_bytes_sent"
+        case deviceBytesSent = "device_bytes_sent"
+        case dirtyBytesRemaining = "dirty_bytes_remaining"
+        case dirtyRateBytesPerSec = "dirty_rate_bytes_per_sec"
+        case bandwidthBytesPerSec = "bandwidth_bytes_per_sec"
+        case expectedDowntimeUs = "expected_downtime_us"
+        case actualDowntimeUs = "actual_downtime_us"
+        case sourcePhase = "source_phase"
+        case destinationPhase = "destination_phase"
+        case devices
+        case updatedAt = "updated_at"
+    }
 
     public init(
         round: UInt32 = 0, ramBytesSent: UInt64 = 0, deviceBytesSent: UInt64 = 0, dirtyBytesRemaining: UInt64 = 0,
@@ -40,11 +55,17 @@ public struct MigrationProgress: Codable, Sendable, Equatable {
     }
 
     /// One passthrough device's VFIO state and what it still has to send.
-    public struct DeviceProgress: Codable, Sendable, Equatable {
+    public struct DeviceProgress: Codable, Sendable, Equatable, DeclaredJSONKeys {
         public var id: String
         public var state: String
         public var pendingBytes: UInt64
         public var bytesSent: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case id, state
+            case pendingBytes = "pending_bytes"
+            case bytesSent = "bytes_sent"
+        }
 
         public init(id: String, state: String, pendingBytes: UInt64, bytesSent: UInt64) {
             self.id = id
