@@ -108,12 +108,18 @@ public struct APIClient: Sendable {
             throw .http(
                 status: http.statusCode, code: "http_\(http.statusCode)", message: text.isEmpty ? "empty body" : text)
         }
+        // Status bodies have a fast reader; Foundation decodes everything else, and what it cannot read.
+        if let readable = Value.self as? any JSONReadable.Type, let value = Self.read(readable, data) as? Value {
+            return APIResponse(body: data, value: value)
+        }
         do {
             return APIResponse(body: data, value: try FerryJSON.decoder(for: Value.self).decode(Value.self, from: data))
         } catch {
             throw .badResponse(reason: "\(method) \(path): body is not a \(Value.self): \(error)")
         }
     }
+
+    private static func read<T: JSONReadable>(_ type: T.Type, _ data: Data) -> T? { JSONReader.read(type, from: data) }
 
     /// Plain words for the usual network failures; Foundation's own text on Linux is just an error number.
     static func reason(_ error: any Error) -> String {

@@ -2,8 +2,20 @@ import FerryModel
 import Foundation
 
 /// `GET /v1/migrations`.
-public struct MigrationList: Codable, Sendable, DeclaredJSONKeys {
+public struct MigrationList: Codable, Sendable, DeclaredJSONKeys, JSONReadable {
     public var migrations: [MigrationStatus]
+
+    public static func read(from r: inout JSONReader) throws(JSONReader.Mismatch) -> MigrationList {
+        var migrations: [MigrationStatus]?
+        try r.beginObject()
+        var first = true
+        while let key = try r.nextKey(first: first) {
+            first = false
+            if key == "migrations" { migrations = try r.array(of: MigrationStatus.self) } else { try r.skipValue() }
+        }
+        guard let migrations else { throw JSONReader.Mismatch() }
+        return MigrationList(migrations: migrations)
+    }
 }
 
 extension APIClient {

@@ -55,11 +55,18 @@ struct APIErrorBody: Encodable, DeclaredJSONKeys {
 /// JSON responses in Ferry's one convention (FerryJSON: snake_case, ISO 8601 dates, sorted keys).
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var data = try FerryJSON.encoder(for: type(of: value)).encode(value)
-        data.append(UInt8(ascii: "\n"))
+        make(bytes: try FerryJSON.encoder(for: type(of: value)).encode(value), status: status)
+    }
+
+    /// A body already written in the convention (`MigrationStatusJSON`).
+    static func make(bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok) -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(bytes.count + 1)
+        buffer.writeBytes(bytes)
+        buffer.writeInteger(UInt8(ascii: "\n"))
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+            body: ResponseBody(byteBuffer: buffer))
     }
 }
 

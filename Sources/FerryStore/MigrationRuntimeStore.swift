@@ -113,8 +113,9 @@ extension SQLiteStore: MigrationRuntimeStore {
             }
         }
         var result: [String: MigrationProgress] = [:]
+        let decoder = FerryJSON.decoder(for: MigrationProgress.self)  // one for all rows: making one costs
         for (id, text) in rows {
-            result[id] = try Self.decode(MigrationProgress.self, text, column: "progress", key: id)
+            result[id] = try Self.decode(MigrationProgress.self, text, column: "progress", key: id, decoder: decoder)
         }
         return result
     }
@@ -126,11 +127,17 @@ extension SQLiteStore: MigrationRuntimeStore {
         }
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, _ text: String, column: String, key: String)
-        throws(StoreError) -> T
-    {
+    private static func read<T: JSONReadable>(_ type: T.Type, _ text: String) -> T? {
+        JSONReader.read(type, from: text.utf8)
+    }
+
+    private static func decode<T: Decodable>(
+        _ type: T.Type, _ text: String, column: String, key: String, decoder: JSONDecoder? = nil
+    ) throws(StoreError) -> T {
+        // Progress (read for every row of a plan's status) has a fast reader; Foundation is the fallback.
+        if let readable = T.self as? any JSONReadable.Type, let value = read(readable, text) as? T { return value }
         do {
-            return try FerryJSON.decoder(for: T.self).decode(T.self, from: Data(text.utf8))
+            return try (decoder ?? FerryJSON.decoder(for: T.self)).decode(T.self, from: Data(text.utf8))
         } catch {
             throw .corruptRow(table: "migration_runtime", key: key, reason: "column \(column): \(error)")
         }

@@ -93,16 +93,25 @@ struct StatusBench {
                 Row(
                     events: events, query: "store: migrations of a plan",
                     stats: try await measure(requests) { _ = try server.store.migrations(planID: pickPlan()) }))
-            // ... and the JSON on both ends of status PLAN (FerryJSON: snake_case keys, ISO 8601 dates).
+            // ... and the JSON on both ends of status PLAN: ferryd writes it by hand (MigrationStatusJSON),
+            // ferryctl reads it with JSONReader (Foundation's decoder, declared keys, is its fallback).
             let ofPlan = try await client.migrations(plan: pickPlan()).value.migrations
-            let body = try FerryJSON.encoder().encode(["migrations": ofPlan])
+            let body = Data(MigrationStatusJSON.list(ofPlan))
             rows.append(
                 Row(
                     events: events, query: "json: encode a plan's statuses",
-                    stats: try await measure(requests) { _ = try FerryJSON.encoder().encode(["migrations": ofPlan]) }))
+                    stats: try await measure(requests) { _ = MigrationStatusJSON.list(ofPlan) }))
             rows.append(
                 Row(
                     events: events, query: "json: decode a plan's statuses",
+                    stats: try await measure(requests) {
+                        guard JSONReader.read(MigrationList.self, from: body) != nil else {
+                            throw BenchError("the fast reader refused a status list")
+                        }
+                    }))
+            rows.append(
+                Row(
+                    events: events, query: "json: decode, Foundation (fallback)",
                     stats: try await measure(requests) {
                         _ = try FerryJSON.decoder(for: MigrationList.self).decode(MigrationList.self, from: body)
                     }))

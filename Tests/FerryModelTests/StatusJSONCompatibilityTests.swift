@@ -144,3 +144,131 @@ import Testing
         }
     }
 }
+
+/// `MigrationStatusJSON` (written by hand) against FerryJSON's encoder.
+@Suite struct MigrationStatusJSONTests {
+    typealias Reference = StatusJSONCompatibilityTests
+
+    @Test("the hand-written list is byte for byte what the encoder writes (empty, odd text, every shape)")
+    func listIdentical() throws {
+        let statuses = Reference.statuses
+        for list in [statuses, [], Array(statuses.prefix(1))] {
+            let expected = try FerryJSON.encoder(keys: .declared).encode(Reference.List(migrations: list))
+            #expect(
+                String(decoding: MigrationStatusJSON.list(list), as: UTF8.self)
+                    == String(decoding: expected, as: UTF8.self))
+        }
+    }
+
+    @Test("one status, byte for byte, and numbers Foundation writes its own way")
+    func oneIdentical() throws {
+        var statuses = Reference.statuses
+        let etas: [Double] = [0, 1, -1, 0.1, 1.5, 1e-7, 123_456_789.123, 1e21, 1e16, 1e15, 999_999_999_999_999, 2.5e-5]
+        for (i, seconds) in etas.enumerated() {
+            statuses[i].eta = MigrationETA(seconds: seconds, note: "n\(i)")
+        }
+        for status in statuses {
+            let expected = try FerryJSON.encoder(keys: .declared).encode(status)
+            #expect(
+                String(decoding: MigrationStatusJSON.one(status), as: UTF8.self)
+                    == String(decoding: expected, as: UTF8.self))
+        }
+    }
+
+    @Test("strings that need escaping are escaped as Foundation escapes them")
+    func escaping() throws {
+        var status = Reference.statuses[0]
+        for text in ["\u{0}\u{1f}", "\"", "\\", "a/b", "\u{7f}\u{2028}é", "\n\r\t\u{8}\u{c}", "🚀\"x"] {
+            status.migration.reason = text
+            status.waitingReason = text
+            let expected = try FerryJSON.encoder(keys: .declared).encode(status)
+            #expect(MigrationStatusJSON.one(status) == Array(expected), "\(text.debugDescription)")
+        }
+    }
+}
+
+/// `JSONReader` and the status types' fast reading against Foundation's decoding of the same bytes.
+@Suite struct StatusReadingTests {
+    typealias Reference = StatusJSONCompatibilityTests
+
+    struct List: Codable, Equatable, DeclaredJSONKeys, JSONReadable {
+        var migrations: [MigrationStatus]
+        static func read(from r: inout JSONReader) throws(JSONReader.Mismatch) -> List {
+            try r.beginObject()
+            var migrations: [MigrationStatus]?
+            var first = true
+            while let key = try r.nextKey(first: first) {
+                first = false
+                if key == "migrations" { migrations = try r.array(of: MigrationStatus.self) } else { try r.skipValue() }
+            }
+            guard let migrations else { throw JSONReader.Mismatch() }
+            return List(migrations: migrations)
+        }
+    }
+
+    static func foundation<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> T? {
+        try? FerryJSON.decoder(keys: .declared).decode(type, from: Data(bytes))
+    }
+
+    @Test("what MigrationStatusJSON writes reads back to what Foundation decodes, whole lists and one by one")
+    func readsWhatFoundationDecodes() throws {
+        var statuses = Reference.statuses
+        statuses[0].eta = MigrationETA(seconds: 1e-7, note: "tiny")
+        statuses[1].eta = MigrationETA(seconds: 123_456_789.123, note: "big")
+        statuses[2].migration.reason = "esc \" \\ / \u{1} \u{7f} é 🚀 \n"
+        let body = MigrationStatusJSON.list(statuses)
+        let fast = try #require(JSONReader.read(List.self, from: body))
+        #expect(fast == Self.foundation(List.self, body))
+        for status in statuses {
+            let one = MigrationStatusJSON.one(status)
+            #expect(JSONReader.read(MigrationStatus.self, from: one) == Self.foundation(MigrationStatus.self, one))
+            #expect(JSONReader.read(MigrationStatus.self, from: one) != nil)
+        }
+    }
+
+    @Test(
+        "documents off the fast path are refused, never misread",
+        arguments: [
+            #"{"migrations": [ {"id": 1} ]}"#,
+            #"{"migrations": null}"#,
+            #"{"migrations": [] } x"#,
+            #"{"migrations": [], }"#,
+            #"{"migrations" [] }"#,
+            #"{"migrations": [{"command_seq": 01}]}"#,
+        ])
+    func refusesOddDocuments(_ text: String) {
+        #expect(JSONReader.read(List.self, from: Array(text.utf8)) == nil)
+    }
+
+    @Test("odd but valid inputs: read the same as Foundation, or left to it")
+    func oddButValid() throws {
+        let status = Reference.statuses[4]
+        var text = String(decoding: MigrationStatusJSON.one(status), as: UTF8.self)
+        // Extra keys, escapes Foundation accepts, nulls for optionals, numbers in other spellings.
+        text = text.replacingOccurrences(
+            of: "\"wave\" :",
+            with: "\"extra\" : {\"a\" : [1, 2.5e3, true, null, \"x\\u00e9\\ud83d\\ude80\"]}, \"wave\" :")
+        text = text.replacingOccurrences(of: "\"reason\" : \"", with: "\"reason\" : \"\\u0041\\/\\t")
+        for variant in [
+            text, text.replacingOccurrences(of: "\"command_seq\" : ", with: "\"command_seq\" : 1e1, \"x\" : "),
+            text.replacingOccurrences(of: "\"eta\" : {", with: "\"waiting_reason\" : null, \"eta\" : {"),
+            text.replacingOccurrences(of: "\"position\" : ", with: "\"position\" : -0, \"y\" : "),
+        ] {
+            let bytes = Array(variant.utf8)
+            let expected = Self.foundation(MigrationStatus.self, bytes)
+            #expect(expected != nil, "\(variant)")
+            if let fast = JSONReader.read(MigrationStatus.self, from: bytes) { #expect(fast == expected) }
+        }
+        #expect(JSONReader.read(MigrationStatus.self, from: Array(text.utf8)) != nil)
+    }
+
+    @Test("stored progress reads fast to what Foundation decodes")
+    func progressReads() throws {
+        for status in Reference.statuses {
+            guard let progress = status.progress else { continue }
+            let stored = Array(try FerryJSON.encoder().encode(progress))
+            let fast = try #require(JSONReader.read(MigrationProgress.self, from: stored))
+            #expect(fast == Self.foundation(MigrationProgress.self, stored))
+        }
+    }
+}

@@ -26,6 +26,16 @@ public actor MigrationSupervisor: MigrationReportSink {
         await drivers[migrationID]?.currentProgress
     }
 
+    /// `liveProgress` of each of `migrationIDs` that has a driver, in one call.
+    public func liveProgress(of migrationIDs: [String]) async -> [String: MigrationProgress] {
+        var result: [String: MigrationProgress] = [:]
+        for id in migrationIDs {
+            guard let driver = drivers[id] else { continue }
+            result[id] = await driver.currentProgress
+        }
+        return result
+    }
+
     /// At start: a driver for every migration that had started, resumed from the store, and one for
     /// every ended migration whose given-up agent has not reported back (`GivenUpAgent`).
     public func recover() async {
