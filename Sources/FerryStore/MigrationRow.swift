@@ -24,8 +24,22 @@ enum MigrationRow {
         return values
     }
 
+    /// Many rows of one statement: column positions looked up once.
+    static func migrations(from rows: [Row]) throws(StoreError) -> [Migration] {
+        guard let first = rows.first else { return [] }
+        let columns = ColumnIndexes(first)
+        var result: [Migration] = []
+        result.reserveCapacity(rows.count)
+        for row in rows { result.append(try migration(from: row, columns: columns)) }
+        return result
+    }
+
     static func migration(from row: Row) throws(StoreError) -> Migration {
-        let r = StoredRow(row, table: "migrations", keyColumns: ["id"])
+        try migration(from: row, columns: nil)
+    }
+
+    static func migration(from row: Row, columns: ColumnIndexes?) throws(StoreError) -> Migration {
+        let r = StoredRow(row, table: "migrations", keyColumns: ["id"], columns: columns)
         var times: [PhaseTime] = []
         for phase in MigrationPhase.allCases {
             if let at = try r.optional(timeColumn(phase), as: Date.self) {

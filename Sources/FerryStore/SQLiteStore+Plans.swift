@@ -36,10 +36,9 @@ extension SQLiteStore: PlanStore {
 
     public func migrations(planID: String) throws(StoreError) -> [Migration] {
         try read("migrations") { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM migrations WHERE plan_id = ? ORDER BY position", arguments: [planID]
-            )
-            .map(MigrationRow.migration(from:))
+            try MigrationRow.migrations(
+                from: Row.fetchAll(
+                    db, sql: "SELECT * FROM migrations WHERE plan_id = ? ORDER BY position", arguments: [planID]))
         }
     }
 

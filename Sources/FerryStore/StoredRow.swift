@@ -8,15 +8,23 @@ struct StoredRow {
     let row: Row
     let table: String
     let key: String
+    /// Column positions of the statement, when the caller read many rows of one statement: GRDB's
+    /// lookup by name is case-insensitive and lowercases on every call, a visible cost in `status`.
+    private let columns: ColumnIndexes?
 
-    init(_ row: Row, table: String, keyColumns: [String]) {
+    init(_ row: Row, table: String, keyColumns: [String], columns: ColumnIndexes? = nil) {
         self.row = row
         self.table = table
-        self.key = keyColumns.map { (row[$0] as DatabaseValue).description }.joined(separator: "/")
+        self.columns = columns
+        self.key = keyColumns.map { name in
+            let value: DatabaseValue = columns?.positions[name].map { row[$0] } ?? row[name]
+            return value.description
+        }.joined(separator: "/")
     }
 
     func value<T: DatabaseValueConvertible>(_ column: String, as type: T.Type = T.self) throws(StoreError) -> T {
         do {
+            if let index = columns?.positions[column] { return try row.decode(T.self, atIndex: index) }
             return try row.decode(T.self, forColumn: column)
         } catch {
             throw .corruptRow(table: table, key: key, reason: "column \(column): \(error)")
@@ -25,6 +33,7 @@ struct StoredRow {
 
     func optional<T: DatabaseValueConvertible>(_ column: String, as type: T.Type = T.self) throws(StoreError) -> T? {
         do {
+            if let index = columns?.positions[column] { return try row.decode(T?.self, atIndex: index) }
             return try row.decode(T?.self, forColumn: column)
         } catch {
             throw .corruptRow(table: table, key: key, reason: "column \(column): \(error)")
@@ -53,6 +62,16 @@ struct StoredRow {
             throw .corruptRow(table: table, key: key, reason: "column \(column): unknown \(E.self) '\(name)'")
         }
         return result
+    }
+}
+
+/// The positions of a statement's columns by exact name, read once from its first row. A name not
+/// found here is looked up by GRDB as before.
+struct ColumnIndexes {
+    let positions: [String: Int]
+
+    init(_ row: Row) {
+        positions = Dictionary(row.columnNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
 
