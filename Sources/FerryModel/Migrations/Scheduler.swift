@@ -49,9 +49,12 @@ public struct SchedulingDecision: Sendable, Equatable {
 /// migration blocked by its hosts' caps does not hold back later ones on other hosts (no
 /// head-of-line blocking: one busy host cannot starve the cluster, KubeVirt PR #8701).
 public enum Scheduler {
+    /// `reasons: false` leaves `waiting` incomplete and stops at the cluster cap, where nothing
+    /// more can be admitted: for callers that only want `admit` (a dry run's timeline runs one pass
+    /// per completion, thousands for a large plan).
     public static func schedule(
         _ migrations: [Migration], planOrder: [String], unreachableHosts: Set<String> = [],
-        limits: SchedulerLimits = .defaults
+        limits: SchedulerLimits = .defaults, reasons: Bool = true
     ) -> SchedulingDecision {
         var active = 0
         var outbound: [String: Int] = [:]
@@ -75,8 +78,8 @@ public enum Scheduler {
 
         var decision = SchedulingDecision(admit: [], waiting: [:])
         for m in pending {
-            let waves = unfinishedByWave[m.planID] ?? [:]
-            if let earlier = waves.filter({ $0.key < m.wave && $0.value > 0 }).min(by: { $0.key < $1.key }) {
+            if !reasons && active >= limits.cluster { break }
+            if let earlier = earliestUnfinishedWave(before: m.wave, in: unfinishedByWave[m.planID]) {
                 decision.waiting[m.id] = .earlierWave(wave: earlier.key, unfinished: earlier.value)
             } else if unreachableHosts.contains(m.sourceHostID) {
                 decision.waiting[m.id] = .hostUnreachable(host: m.sourceHostID)
@@ -96,5 +99,15 @@ public enum Scheduler {
             }
         }
         return decision
+    }
+
+    /// The lowest wave below `wave` with unfinished migrations, and how many (no allocation: this
+    /// runs for every pending migration of every pass).
+    static func earliestUnfinishedWave(before wave: Int, in waves: [Int: Int]?) -> (key: Int, value: Int)? {
+        var earliest: (key: Int, value: Int)?
+        for (w, unfinished) in waves ?? [:] where w < wave && unfinished > 0 {
+            if earliest.map({ w < $0.key }) ?? true { earliest = (w, unfinished) }
+        }
+        return earliest
     }
 }

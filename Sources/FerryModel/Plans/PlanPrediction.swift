@@ -53,7 +53,7 @@ public struct PlanPrediction: Codable, Sendable, Equatable {
         while migrations.contains(where: { !$0.phase.isTerminal }) {
             // Ended migrations hold no slot and no wave open: leave them out of each pass.
             let decision = Scheduler.schedule(
-                migrations.filter { !$0.phase.isTerminal }, planOrder: [planID], limits: limits)
+                migrations.filter { !$0.phase.isTerminal }, planOrder: [planID], limits: limits, reasons: false)
             for id in decision.admit {
                 let i = Int(id)!
                 migrations[i].phase = .precopy
@@ -63,7 +63,8 @@ public struct PlanPrediction: Codable, Sendable, Equatable {
             let running = migrations.indices.filter { migrations[$0].phase == .precopy }
             guard let next = running.compactMap({ end[$0] }).min() else {
                 // Nothing runs and nothing can be admitted: a cap of 0. Say so instead of looping.
-                notes.append("\(decision.waiting.count) migrations can never be admitted under these caps")
+                let stuck = migrations.filter { !$0.phase.isTerminal }.count
+                notes.append("\(stuck) migrations can never be admitted under these caps")
                 break
             }
             now = next
