@@ -43,7 +43,6 @@ final class HeartbeatGate: Sendable {
     }
 
     var isArmed: Bool { state.withLock { $0.armed } }
-    var liveness: HostLiveness { state.withLock { $0.liveness } }
     var lastReceived: Duration { state.withLock { $0.liveness.lastReceived } }
 
     /// The session is active: heartbeats may be answered on the event loop from now on.
