@@ -3,9 +3,17 @@
  * QEMU -incoming), the data channels' receivers writing pages straight into its guest RAM, the
  * `start` with the source's vCPU state, and the RESUME_CONFIRM back to the source.
  *
+ * Guest RAM (migration_dest_ram.h): PrepareDestination refuses a VM whose RAM does not fit this
+ * host (MEMORY). Once the incoming workload registered, its memfd is mapped and allocated
+ * (FERRY_DEST_ALLOC, ram_alloc.h) on a thread of its own; registration and allocation must end
+ * within ferry_dest_ram_deadline_ms of PrepareDestination (else TIMEOUT; an allocation that finds
+ * no memory: MEMORY).
+ *
  * Channels: a STREAM_HELLO must carry this migration's token and an unused channel index below
  * the prepared channel count; otherwise BAD_TOKEN and the channel is closed (the migration and
- * the agent carry on). Each accepted channel gets its own receiver thread, which reads every
+ * the agent carry on). Each accepted channel gets its own receiver thread, which answers
+ * STREAM_WELCOME only once the guest RAM is allocated (so pre-copy starts on ready memory; an
+ * allocation failure or timeout answers ERROR instead and discards the migration), then reads every
  * PAGE_BATCH's payload directly into the guest-RAM mapping while checksumming it; a mismatch (or
  * any protocol breach) sends ERROR on that channel, closes every channel, and discards the
  * migration: the incoming workload is killed and never runs. Writing before the checksum is known
@@ -44,11 +52,10 @@
 #include "migration.h"
 #include "vm_listener.h"
 
-#define FERRY_DEST_REGISTER_TIMEOUT_MS 10000u /* incoming workload up and registered */
-
 /* Starts the incoming workload for m->vm_id with ram_bytes, vcpus and launch_args (checked: see
- * above; -EINVAL with the reason), registering at `vm_socket`. m->dst is
- * set on success. -errno with the reason in err. */
+ * above; -EINVAL with the reason), registering at `vm_socket`, once the RAM passed the admission
+ * check (-ENOSPC: it does not fit this host). m->dst is set on success. -errno with the reason in
+ * err. */
 int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, uint32_t vcpus,
 				 char *const *launch_args, size_t n_launch_args, const char *vm_socket, uint64_t now_ms,
 				 char *err, size_t errlen);
