@@ -33,7 +33,8 @@ static uint64_t meminfo_available(void)
 	return kib == UINT64_MAX ? UINT64_MAX : kib * 1024;
 }
 
-/* A cgroup v2 value file ("max" or a number); UINT64_MAX when "max" or unreadable. */
+/* A cgroup value file ("max" or a number); UINT64_MAX when "max", unreadable, or v1's
+ * "unlimited" (a number near 2^63). */
 static uint64_t cgroup_value(const char *dir, const char *file)
 {
 	char path[4096], buf[64];
@@ -44,45 +45,65 @@ static uint64_t cgroup_value(const char *dir, const char *file)
 		v = strtoull(buf, NULL, 10);
 	if (f)
 		fclose(f);
-	return v;
+	return v >= (1ull << 62) ? UINT64_MAX : v;
 }
 
-/* This process's cgroup v2 path ("0::/PATH" in /proc/self/cgroup), "" if none. */
-static void own_cgroup(char *out, size_t cap)
+/* This process's cgroup path for `controller` in /proc/self/cgroup ("" = the v2 line "0::PATH",
+ * else the v1 line "N:CONTROLLER:PATH"); false if there is none. */
+static bool own_cgroup(const char *controller, char *out, size_t cap)
 {
 	FILE *f = fopen("/proc/self/cgroup", "r");
 	char line[4096];
-	out[0] = '\0';
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, "0::", 3) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			if (strlen(line + 3) < cap)
-				memcpy(out, line + 3, strlen(line + 3) + 1);
-			break;
+	bool found = false;
+	while (!found && f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c = strchr(line, ':'), *path = c ? strchr(c + 1, ':') : NULL;
+		if (!path)
+			continue;
+		*path++ = '\0';
+		if (strcmp(c + 1, controller) == 0 && strlen(path) < cap) {
+			memcpy(out, path, strlen(path) + 1);
+			found = true;
 		}
+	}
 	if (f)
 		fclose(f);
+	return found;
+}
+
+/* The tightest headroom (limit - usage) over a cgroup and its ancestors below `base`. */
+static uint64_t headroom(const char *base, char *rel, const char *limit_file, const char *usage_file)
+{
+	char dir[4096];
+	uint64_t best = UINT64_MAX;
+	for (;;) {
+		snprintf(dir, sizeof dir, "%s%s", base, rel);
+		uint64_t max = cgroup_value(dir, limit_file), cur = cgroup_value(dir, usage_file);
+		if (max != UINT64_MAX) {
+			uint64_t room = cur == UINT64_MAX ? max : (cur < max ? max - cur : 0);
+			if (room < best)
+				best = room;
+		}
+		char *slash = strrchr(rel, '/');
+		if (!slash || rel[0] == '\0')
+			break;
+		*slash = '\0';
+	}
+	return best;
 }
 
 void ferry_host_memory_read(struct ferry_host_memory *out, const char *cgroup_root)
 {
 	out->available = meminfo_available();
 	out->cgroup_headroom = UINT64_MAX;
-	char rel[2048], dir[4096];
-	own_cgroup(rel, sizeof rel);
-	/* The cgroup and each ancestor up to the root: the tightest limit binds. */
-	for (;;) {
-		snprintf(dir, sizeof dir, "%s%s", cgroup_root, rel);
-		uint64_t max = cgroup_value(dir, "memory.max"), cur = cgroup_value(dir, "memory.current");
-		if (max != UINT64_MAX) {
-			uint64_t room = cur == UINT64_MAX ? max : (cur < max ? max - cur : 0);
-			if (room < out->cgroup_headroom)
-				out->cgroup_headroom = room;
-		}
-		char *slash = strrchr(rel, '/');
-		if (!slash || rel[0] == '\0')
-			break;
-		*slash = '\0';
+	char rel[2048], base[4096];
+	if (own_cgroup("", rel, sizeof rel)) /* v2 */
+		out->cgroup_headroom = headroom(cgroup_root, rel, "memory.max", "memory.current");
+	if (own_cgroup("memory", rel, sizeof rel)) { /* v1 memory controller */
+		snprintf(base, sizeof base, "%s/memory", cgroup_root);
+		uint64_t v1 = headroom(base, rel, "memory.limit_in_bytes", "memory.usage_in_bytes");
+		if (v1 < out->cgroup_headroom)
+			out->cgroup_headroom = v1;
 	}
 }
 

@@ -28,15 +28,16 @@
  * waits for STREAM_WELCOME: 10 s + 4 s per GiB (rounded up to whole ms). */
 uint64_t ferry_dest_ram_deadline_ms(uint64_t ram_bytes);
 
-/* What this host can give: MemAvailable and the tightest memory-cgroup headroom (memory.max -
- * memory.current over this process's cgroup and its ancestors; UINT64_MAX when unlimited). */
+/* What this host can give: MemAvailable and the tightest memory-cgroup headroom (limit - usage
+ * over this process's cgroup and its ancestors: v2 memory.max - memory.current, v1
+ * memory.limit_in_bytes - memory.usage_in_bytes; UINT64_MAX when unlimited). */
 struct ferry_host_memory {
 	uint64_t available;
 	uint64_t cgroup_headroom;
 };
 
-/* Reads /proc/meminfo and the cgroup v2 files under `cgroup_root` ("/sys/fs/cgroup"); a value that
- * cannot be read is UINT64_MAX (no limit known). */
+/* Reads /proc/meminfo and the cgroup files under `cgroup_root` ("/sys/fs/cgroup"; v1's memory
+ * controller under its "memory" folder); a value that cannot be read is UINT64_MAX (no limit known). */
 void ferry_host_memory_read(struct ferry_host_memory *out, const char *cgroup_root);
 
 /* Whether ram_bytes of guest RAM fit: 0, or -ENOSPC with the numbers in msg. */

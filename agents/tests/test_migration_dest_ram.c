@@ -68,46 +68,62 @@ static void make_dirs(const char *root, const char *rel, char *out, size_t cap)
 	}
 }
 
-FERRY_TEST(dest_ram_host_memory_takes_the_tightest_cgroup)
+/* This process's cgroup path for controller ("" = v2) from /proc/self/cgroup; false if none or "/". */
+static bool own_cgroup_path(const char *controller, char *out, size_t cap)
 {
-	char rel[1200] = "", line[1100], root[] = "/tmp/ferry-test-cgroup-XXXXXX", leaf[2048];
+	char line[1100];
+	bool found = false;
 	FILE *f = fopen("/proc/self/cgroup", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, "0::", 3) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(rel, sizeof rel, "%s", line + 3);
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c = strchr(line, ':'), *path = c ? strchr(c + 1, ':') : NULL;
+		if (path && (*path = '\0', strcmp(c + 1, controller) == 0) && strcmp(path + 1, "/") != 0) {
+			snprintf(out, cap, "%s", path + 1);
+			found = true;
 		}
+	}
 	if (f)
 		fclose(f);
-	if (!rel[0] || strcmp(rel, "/") == 0) {
-		fprintf(stderr, "  skipped: not in a cgroup v2 below the root\n");
+	return found;
+}
+
+/* A fake cgroup tree at root/sub/<own path>: the leaf 10 GiB limit with 1 GiB used, its parent
+ * 4 GiB with 3 GiB used, so 1 GiB binds; then both unlimited (`unlimited`), so nothing does. */
+static void check_fake_tree(const char *controller, const char *sub, const char *limit, const char *usage,
+			    const char *unlimited)
+{
+	char rel[1200], root[] = "/tmp/ferry-test-cgroup-XXXXXX", base[128], leaf[2048], parent[2048];
+	if (!own_cgroup_path(controller, rel, sizeof rel) || !strchr(rel + 1, '/')) {
+		fprintf(stderr, "  skipped cgroup %s: no nested cgroup of this process\n", controller[0] ? "v1" : "v2");
 		return;
 	}
 	EXPECT(mkdtemp(root) != NULL);
-	make_dirs(root, rel, leaf, sizeof leaf);
-	/* The leaf: 10 GiB max, 1 GiB used; its parent: 4 GiB max, 3 GiB used -> 1 GiB binds. */
-	write_file(leaf, "memory.max", "10737418240\n");
-	write_file(leaf, "memory.current", "1073741824\n");
-	char parent[2048];
+	snprintf(base, sizeof base, "%s%s", root, sub);
+	make_dirs(base, rel, leaf, sizeof leaf);
 	snprintf(parent, sizeof parent, "%s", leaf);
 	*strrchr(parent, '/') = '\0';
-	if (strcmp(parent, root) != 0) {
-		write_file(parent, "memory.max", "4294967296\n");
-		write_file(parent, "memory.current", "3221225472\n");
-	}
+	write_file(leaf, limit, "10737418240\n");
+	write_file(leaf, usage, "1073741824\n");
+	write_file(parent, limit, "4294967296\n");
+	write_file(parent, usage, "3221225472\n");
 	struct ferry_host_memory mem;
 	ferry_host_memory_read(&mem, root);
 	EXPECT(mem.available > 0 && mem.available != UINT64_MAX);
-	EXPECT_EQ_U64(mem.cgroup_headroom, strcmp(parent, root) != 0 ? GIB : 9 * GIB);
-	/* "max" everywhere: no limit. */
-	write_file(leaf, "memory.max", "max\n");
-	if (strcmp(parent, root) != 0)
-		write_file(parent, "memory.max", "max\n");
+	EXPECT_EQ_U64(mem.cgroup_headroom, GIB);
+	write_file(leaf, limit, unlimited);
+	write_file(parent, limit, unlimited);
 	ferry_host_memory_read(&mem, root);
 	EXPECT_EQ_U64(mem.cgroup_headroom, UINT64_MAX);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
 	EXPECT_EQ_INT(system(cmd), 0);
+}
+
+FERRY_TEST(dest_ram_host_memory_takes_the_tightest_cgroup)
+{
+	check_fake_tree("", "", "memory.max", "memory.current", "max\n");
+	check_fake_tree("memory", "/memory", "memory.limit_in_bytes", "memory.usage_in_bytes",
+			"9223372036854771712\n");
 }
 
 static Ferry__V1__CommandResult *prepare_destination(struct mh_cluster *c, const char *id, uint64_t ram_bytes)
