@@ -281,6 +281,18 @@ static uint8_t *await_ram(struct ferry_migration_dest *d, int *code, char *why, 
 	return NULL;
 }
 
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for a pre-copy page: page N goes bad
+ * right after it arrived intact in round 0, before its check. */
+static void test_corrupt_landed(uint8_t *ram, uint64_t first, uint64_t count)
+{
+	bool at_final;
+	uint64_t n;
+	if (!ferry_test_corrupt_page(&at_final, &n) || at_final || n < first || n >= first + count)
+		return;
+	ram[n * PAGE + 100] ^= 0x01;
+	ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: guest page corrupted\" page=%llu round=0", (unsigned long long)n);
+}
+
 /* One PAGE_BATCH: its runs are checked against RAM and the payload length first, then each
  * non-zero run is read straight into guest RAM. */
 static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t payload_len, char *why, size_t cap)
@@ -333,13 +345,20 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 			}
 		}
-		ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
+		if (r->round > 0)
+			ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
 		r->pages += run->count;
 	}
 	if (crc != b->payload_crc32c) {
 		snprintf(why, cap, "channel %u: batch %llu of round %u failed its checksum (crc32c %08x, sent %08x)",
 			 r->index, (unsigned long long)b->batch_seq, b->round, crc, b->payload_crc32c);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
+	}
+	/* Round 0 (never the final round) is checked as it lands, while in cache; later rounds are
+	 * small and checked at their end, the final one by the workload at start. */
+	for (size_t i = 0; r->round == 0 && i < b->n_runs; i++) {
+		test_corrupt_landed(ram, b->runs[i]->first_page, b->runs[i]->count);
+		ferry_staged_verify_landed(&d->staged, ram, b->runs[i]->first_page, b->runs[i]->count);
 	}
 	r->batches++;
 	return 0;
@@ -428,21 +447,17 @@ static bool last_of_round(struct ferry_migration_dest *d)
 	return last;
 }
 
-/* Test-only fault (ferry_test_corrupt_page, test_hooks.h): a byte of guest RAM goes bad after it
- * arrived intact (past the stream's checksums). */
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for the final round: a byte of its first
+ * page goes bad after it arrived intact (past the stream's checksums), at the round's end. */
 static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint32_t round, bool final)
 {
 	bool at_final;
 	uint64_t n, page = UINT64_MAX;
-	if (!ferry_test_corrupt_page(&at_final, &n))
+	if (!ferry_test_corrupt_page(&at_final, &n) || !at_final || !final)
 		return;
-	if (at_final && final) {
-		for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
-			if (ferry_dirty_words_test(d->staged.written, p))
-				page = p;
-	} else if (!at_final && round == 0 && !final) {
-		page = n;
-	}
+	for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
+		if (ferry_dirty_words_test(d->staged.written, p))
+			page = p;
 	if (page >= d->npages)
 		return;
 	ram[page * PAGE + 100] ^= 0x01;

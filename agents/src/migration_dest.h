@@ -23,12 +23,14 @@
  * RESUMING; each is written by the device set (checksum, exact offset). A discarded migration
  * resets the devices it put in RESUMING.
  *
- * Memory is checked in stages (staged_verify.h): when a round's last END_OF_ROUND arrives, before
- * that channel's ROUND_ACK, the pages written since the last check are self-checked; a page that
- * failed and did not arrive again in the next round fails the migration (ERROR_CODE_MEMORY, naming
- * the page). The final round's pages are left to the workload, which checks only those at `start`
- * (the bitmap comes with it). Test-only fault: FERRY_TEST_CORRUPT_PAGE=N (page N goes bad at the
- * end of round 0) or =final (the final round's first page goes bad at its end).
+ * Memory is checked in stages (staged_verify.h): round 0's pages (all of RAM; never the final
+ * round) are self-checked by their receiver as each batch lands intact, while in cache; for later
+ * rounds, when a round's last END_OF_ROUND arrives, before that channel's ROUND_ACK, the pages
+ * written since the last check (and round 0's failures) are self-checked; a page that failed and
+ * did not arrive again in the next round fails the migration (ERROR_CODE_MEMORY, naming the page).
+ * The final round's pages are left to the workload, which checks only those at `start` (the
+ * bitmap comes with it). Test-only fault: FERRY_TEST_CORRUPT_PAGE=N (page N goes bad right after
+ * it landed in round 0) or =final (the final round's first page goes bad at its end).
  *
  * Once every channel delivered its final END_OF_ROUND and the vCPU state arrived, the event loop
  * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
