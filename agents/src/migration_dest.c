@@ -250,7 +250,15 @@ struct receiver {
 	uint32_t round;
 	uint64_t batches, pages, zero_pages;
 	uint64_t device_bytes; /* DEVICE_CHUNK payload this round (channel 0) */
+	uint32_t *page_crcs;   /* the current batch's data pages' CRC-32Cs, in payload order */
+	size_t page_crcs_cap;
 };
+
+static void receiver_free(struct receiver *r)
+{
+	free(r->page_crcs);
+	free(r);
+}
 
 /* Waits until the incoming RAM is mapped and allocated (or the migration ended, or the deadline
  * passed): the RAM, or NULL with a ferry.v1.ErrorCode in *code and the reason in why. */
@@ -281,15 +289,18 @@ static uint8_t *await_ram(struct ferry_migration_dest *d, int *code, char *why, 
 	return NULL;
 }
 
-/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for a pre-copy page: page N goes bad
- * right after it arrived intact in round 0, before its check. */
-static void test_corrupt_landed(uint8_t *ram, uint64_t first, uint64_t count)
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for a pre-copy page: page N of round 0
+ * arrives torn (its batch's checksum matched, its own self-check does not): a byte flips right
+ * after it landed, before its check, and the CRC taken on arrival (page_crcs, may be NULL) with it. */
+static void test_corrupt_landed(uint8_t *ram, uint64_t first, uint64_t count, uint32_t *page_crcs)
 {
 	bool at_final;
 	uint64_t n;
 	if (!ferry_test_corrupt_page(&at_final, &n) || at_final || n < first || n >= first + count)
 		return;
 	ram[n * PAGE + 100] ^= 0x01;
+	if (page_crcs)
+		page_crcs[n - first] = ferry_crc32c(0, ram + n * PAGE, PAGE);
 	ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: guest page corrupted\" page=%llu round=0", (unsigned long long)n);
 }
 
@@ -324,7 +335,17 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 	if (!ram)
 		return code;
 	bool mapped = d->alloc_plan.mode == FERRY_RAM_ALLOC_POPULATE || d->alloc_plan.mode == FERRY_RAM_ALLOC_BOTH;
-	uint32_t crc = 0;
+	size_t data_pages = payload_len / PAGE;
+	if (data_pages > r->page_crcs_cap) {
+		uint32_t *grown = realloc(r->page_crcs, data_pages * sizeof *grown);
+		if (!grown) {
+			snprintf(why, cap, "no memory for the checksums of a %u-byte batch", payload_len);
+			return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+		}
+		r->page_crcs = grown;
+		r->page_crcs_cap = data_pages;
+	}
+	uint32_t crc = 0, *page_crc = r->page_crcs;
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const Ferry__V1__PageRun *run = b->runs[i];
 		uint8_t *dst = ram + run->first_page * PAGE;
@@ -338,12 +359,18 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 			 * stream: then map the run at once rather than take a fault per page inside recv. */
 			if (r->round == 0 && !mapped && run->count >= FERRY_RAM_POPULATE_MIN_PAGES)
 				(void)ferry_ram_populate(dst, len, true);
-			int rc = ferry_stream_read_payload(r->fd, dst, len, &crc, IO_TIMEOUT_MS);
+			int rc = ferry_stream_read_payload(r->fd, dst, len, NULL, IO_TIMEOUT_MS);
 			if (rc) {
 				snprintf(why, cap, "channel %u: reading batch %llu: %s", r->index,
 					 (unsigned long long)b->batch_seq, ferry_wire_strerror(rc));
 				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 			}
+			/* One pass, page by page: the batch's checksum is joined from the pages' own,
+			 * which round 0's check reuses (ferry_page_verify_crc). */
+			ferry_crc32c_pages(dst, run->count, page_crc);
+			for (uint32_t k = 0; k < run->count; k++)
+				crc = ferry_crc32c_append_page(crc, page_crc[k]);
+			page_crc += run->count;
 		}
 		if (r->round > 0)
 			ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
@@ -356,9 +383,13 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 	}
 	/* Round 0 (never the final round) is checked as it lands, while in cache; later rounds are
 	 * small and checked at their end, the final one by the workload at start. */
+	page_crc = r->page_crcs;
 	for (size_t i = 0; r->round == 0 && i < b->n_runs; i++) {
-		test_corrupt_landed(ram, b->runs[i]->first_page, b->runs[i]->count);
-		ferry_staged_verify_landed(&d->staged, ram, b->runs[i]->first_page, b->runs[i]->count);
+		const Ferry__V1__PageRun *run = b->runs[i];
+		test_corrupt_landed(ram, run->first_page, run->count, run->zero ? NULL : page_crc);
+		ferry_staged_verify_landed(&d->staged, ram, run->first_page, run->count, run->zero ? NULL : page_crc);
+		if (!run->zero)
+			page_crc += run->count;
 	}
 	r->batches++;
 	return 0;
@@ -599,7 +630,7 @@ static void *receiver_main(void *arg)
 				atomic_store(&d->rx0_exited, true);
 			if (loaded && ferry_migration_fire(d->m, FERRY_MIG_EV_FINAL_RECEIVED, 0, NULL) != FERRY_MIG_INVALID)
 				post(d->m); /* wakes the event loop, which starts the workload */
-			free(r);
+			receiver_free(r);
 			return NULL;
 		}
 	}
@@ -608,7 +639,7 @@ static void *receiver_main(void *arg)
 		discard(d, code == FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL ? -1 : r->fd, code, why);
 	if (r->index == 0)
 		atomic_store(&d->rx0_exited, true);
-	free(r);
+	receiver_free(r);
 	return NULL;
 }
 

@@ -66,14 +66,16 @@ void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uin
 }
 
 uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first,
-				   uint64_t count)
+				   uint64_t count, const uint32_t *page_crcs)
 {
 	ferry_dirty_words_set_range(s->seen, first, count);
 	uint64_t left = 0;
 	for (uint64_t p = first; p < first + count; p++) {
 		/* A suspect must be seen arriving by the round's check; s->suspect only changes there. */
-		if (ferry_dirty_words_test(s->suspect, p) ||
-		    ferry_page_verify(ram + p * FERRY_PAGE_BYTES, p) != FERRY_PAGE_OK) {
+		const uint8_t *page = ram + p * FERRY_PAGE_BYTES;
+		enum ferry_page_fault f = page_crcs ? ferry_page_verify_crc(page, p, page_crcs[p - first])
+						    : ferry_page_verify(page, p);
+		if (ferry_dirty_words_test(s->suspect, p) || f != FERRY_PAGE_OK) {
 			ferry_dirty_words_set_range(s->written, p, 1);
 			left++;
 		}

@@ -54,9 +54,11 @@ void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uin
  * they are in cache, instead of in one pass over all of RAM at the round's end. A page that
  * passes is only recorded as seen; one that fails (or was suspect) is marked as ferry_staged_verify_mark
  * does, so the round's check re-checks it and a torn page becomes suspect as before. Safe from
- * several receivers at once on disjoint runs. Returns how many pages it left marked. */
+ * several receivers at once on disjoint runs. page_crcs: each page's whole CRC-32C, taken as it
+ * arrived (ferry_page_verify_crc: no second pass over the page), or NULL to read the pages. Returns
+ * how many pages it left marked. */
 uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first,
-				   uint64_t count);
+				   uint64_t count, const uint32_t *page_crcs);
 
 struct ferry_round_check {
 	uint64_t checked;  /* marked pages checked (pre-copy rounds) */

@@ -1,6 +1,7 @@
 /* Staged verification: the round check (passed pages are
  * unmarked, a failed one must arrive again, every page must arrive once) and the workload's check
  * of the marked pages only. */
+#include "crc32c.h"
 #include "page_check.h"
 #include "staged_verify.h"
 #include "test.h"
@@ -139,6 +140,14 @@ FERRY_TEST(staged_check_marked_finds_a_bad_marked_page_and_ignores_bits_past_ram
 	free(ram);
 }
 
+/* A run landing as the destination lands it: with each page's CRC taken on arrival. */
+static uint64_t land_run(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first, uint64_t count)
+{
+	uint32_t crcs[NPAGES];
+	ferry_crc32c_pages(ram + first * FERRY_PAGE_BYTES, count, crcs);
+	return ferry_staged_verify_landed(s, ram, first, count, crcs);
+}
+
 /* Round 0 checked as it lands: intact pages are only seen, the round's check has nothing left
  * to read but counts them; a torn one stays marked, becomes suspect, and must arrive again. */
 FERRY_TEST(staged_landed_pages_are_checked_on_arrival_and_a_torn_one_is_rechecked)
@@ -148,8 +157,8 @@ FERRY_TEST(staged_landed_pages_are_checked_on_arrival_and_a_torn_one_is_rechecke
 	uint8_t *ram = filled_ram();
 	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
 	ram[77 * FERRY_PAGE_BYTES + 9] ^= 0x04; /* torn by a vCPU write on the source */
-	EXPECT_EQ_U64(ferry_staged_verify_landed(&s, ram, 0, 70), 0);
-	EXPECT_EQ_U64(ferry_staged_verify_landed(&s, ram, 70, NPAGES - 70), 1);
+	EXPECT_EQ_U64(land_run(&s, ram, 0, 70), 0);
+	EXPECT_EQ_U64(land_run(&s, ram, 70, NPAGES - 70), 1);
 	EXPECT_EQ_U64(count_marked(s.written), 1);
 	EXPECT_EQ_INT(ferry_dirty_words_test(s.written, 77), 1);
 	struct ferry_round_check c;
@@ -160,7 +169,7 @@ FERRY_TEST(staged_landed_pages_are_checked_on_arrival_and_a_torn_one_is_rechecke
 	/* Round 1 brings it again, intact, checked on arrival too: a suspect is still marked so the
 	 * round's check sees that it arrived. */
 	ferry_page_fill(ram + 77 * FERRY_PAGE_BYTES, 77, 2, 7);
-	EXPECT_EQ_U64(ferry_staged_verify_landed(&s, ram, 77, 1), 1);
+	EXPECT_EQ_U64(land_run(&s, ram, 77, 1), 1);
 	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
 	EXPECT_EQ_U64(c.resent, 1);
 	EXPECT_EQ_U64(c.deferred, 0);
@@ -177,7 +186,7 @@ FERRY_TEST(staged_landed_torn_page_that_does_not_arrive_again_fails)
 	uint8_t *ram = filled_ram();
 	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
 	ram[199 * FERRY_PAGE_BYTES + 4090] ^= 0x01; /* the trailer of the last page */
-	EXPECT_EQ_U64(ferry_staged_verify_landed(&s, ram, 0, NPAGES), 1);
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 1);
 	struct ferry_round_check c;
 	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
 	ferry_staged_verify_mark(&s, 3, 1);
@@ -197,7 +206,7 @@ static void *land(void *arg)
 {
 	struct landing *l = arg;
 	for (uint64_t p = l->first; p < l->first + l->count; p += 3) /* runs of 3 pages, interleaved words */
-		ferry_staged_verify_landed(l->s, l->ram, p, p + 3 <= l->first + l->count ? 3 : l->first + l->count - p);
+		ferry_staged_verify_landed(l->s, l->ram, p, p + 3 <= l->first + l->count ? 3 : l->first + l->count - p, NULL);
 	return NULL;
 }
 
