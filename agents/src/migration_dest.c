@@ -130,7 +130,7 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	struct ferry_ram_alloc_plan plan;
 	int prc = ferry_ram_alloc_plan_from_env(&plan, err, errlen);
 	if (prc)
-		return prc;
+		return -ENOTSUP; /* this agent's environment, not the command, is wrong: INTERNAL */
 	struct ferry_host_memory mem;
 	ferry_host_memory_read(&mem, "/sys/fs/cgroup");
 	prc = ferry_dest_ram_admit(ram_bytes, &mem, err, errlen);
