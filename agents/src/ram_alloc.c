@@ -43,7 +43,7 @@ const char *ferry_ram_alloc_mode_name(enum ferry_ram_alloc_mode mode)
 int ferry_ram_alloc_plan_from_env(struct ferry_ram_alloc_plan *out, char *err, size_t errlen)
 {
 	const char *mode = getenv("FERRY_DEST_ALLOC"), *threads = getenv("FERRY_DEST_ALLOC_THREADS");
-	*out = (struct ferry_ram_alloc_plan){FERRY_RAM_ALLOC_POPULATE, 1};
+	*out = (struct ferry_ram_alloc_plan){FERRY_RAM_ALLOC_POPULATE, FERRY_RAM_ALLOC_DEFAULT_THREADS};
 	if (ferry_ram_alloc_mode_parse(mode, &out->mode)) {
 		ferry_errbuf_set(err, errlen, "FERRY_DEST_ALLOC=%.40s is not populate, fallocate, both or off", mode);
 		return -EINVAL;

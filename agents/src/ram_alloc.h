@@ -7,7 +7,7 @@
  * Modes (FERRY_DEST_ALLOC, default populate):
  *   populate   madvise(MADV_POPULATE_WRITE) over the mapping: allocates, clears and maps every
  *              page, in FERRY_RAM_ALLOC_CHUNK steps, split over FERRY_DEST_ALLOC_THREADS threads
- *              (default 1);
+ *              (default FERRY_RAM_ALLOC_DEFAULT_THREADS);
  *   fallocate  fallocate() on the memfd: allocates and clears the pages, maps nothing;
  *   both       fallocate, then populate (the populate only maps);
  *   off        nothing: pages are allocated as they arrive.
@@ -22,6 +22,10 @@
 
 #define FERRY_RAM_ALLOC_CHUNK (64u << 20) /* populate step: a stop request is seen between steps */
 #define FERRY_RAM_ALLOC_MAX_THREADS 16u
+/* Two: on a VM host most of the cost is the hypervisor faulting in memory the guest kernel had
+ * handed back (virtio-balloon free page reporting), which runs per vCPU; at 4 GiB one thread took
+ * 8.4-11.9 s, two 3.8-4.4 s (docs/benchmarks.md). */
+#define FERRY_RAM_ALLOC_DEFAULT_THREADS 2u
 
 enum ferry_ram_alloc_mode {
 	FERRY_RAM_ALLOC_OFF,
@@ -39,7 +43,7 @@ struct ferry_ram_alloc_plan {
 int ferry_ram_alloc_mode_parse(const char *s, enum ferry_ram_alloc_mode *out);
 const char *ferry_ram_alloc_mode_name(enum ferry_ram_alloc_mode mode);
 
-/* The plan from FERRY_DEST_ALLOC and FERRY_DEST_ALLOC_THREADS (unset: populate, 1 thread). 0, or
+/* The plan from FERRY_DEST_ALLOC and FERRY_DEST_ALLOC_THREADS (unset: populate, 2 threads). 0, or
  * -EINVAL with the bad value named in err. */
 int ferry_ram_alloc_plan_from_env(struct ferry_ram_alloc_plan *out, char *err, size_t errlen);
 

@@ -44,7 +44,7 @@ FERRY_TEST(ram_alloc_plan_from_env)
 	unsetenv("FERRY_DEST_ALLOC_THREADS");
 	EXPECT_EQ_INT(ferry_ram_alloc_plan_from_env(&p, err, sizeof err), 0);
 	EXPECT_EQ_INT(p.mode, FERRY_RAM_ALLOC_POPULATE);
-	EXPECT_EQ_INT((int)p.threads, 1);
+	EXPECT_EQ_INT((int)p.threads, 2);
 	setenv("FERRY_DEST_ALLOC", "both", 1);
 	setenv("FERRY_DEST_ALLOC_THREADS", "4", 1);
 	EXPECT_EQ_INT(ferry_ram_alloc_plan_from_env(&p, err, sizeof err), 0);
