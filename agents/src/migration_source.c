@@ -8,7 +8,6 @@
 #include "migration_dest_ram.h"
 #include "migration_device_binding.h"
 #include "migration_source_impl.h"
-#include "ram_populate.h"
 #include "stream_io.h"
 #include "test_hooks.h"
 #include "workload_state.h"
@@ -327,9 +326,6 @@ static void *worker_main(void *arg)
 	uint64_t dirty = 0;
 
 	int rc = ferry_dirty_bitmap_init(&bm, s->npages);
-	/* Map all of guest RAM here once, before the stream, rather than run by run inside round 0:
-	 * this overlaps the destination's allocation, which the first STREAM_WELCOME waits for. */
-	s->ram_mapped = !rc && ferry_ram_populate(s->ram, s->ram_bytes, false) == 0;
 	if (!rc)
 		rc = connect_channels(s, err, sizeof err);
 	if (!rc)

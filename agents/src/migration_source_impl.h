@@ -25,7 +25,6 @@ struct ferry_migration_source {
 	pid_t pid;
 	uint64_t base, ram_bytes, npages;
 	const uint8_t *ram; /* read-only MAP_SHARED mapping of the guest-RAM memfd */
-	bool ram_mapped;    /* populated whole before round 0: the sender need not populate runs */
 	struct ferry_dirty_tracker *tracker;
 	struct ferry_mig_device_hooks devices;
 	struct ferry_mig_dma_log dma; /* the worker's */
