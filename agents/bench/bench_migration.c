@@ -3,16 +3,21 @@
  * migrated between two real agents on loopback with each --channels count, beside, in the same
  * run, plain TCP loopback streams of the same number of bytes:
  *   tcp-ram  one stream from populated random RAM into fresh shared memory, populated 2 MiB at a
- *            time as the agent does (the work a migration cannot avoid: read RAM, two kernel
- *            copies, fill fresh memory), with the agent's socket tuning (8 MiB buffers);
+ *            time as the agent did before it preallocated (read RAM, two kernel copies, allocate
+ *            and fill fresh memory), with the agent's socket tuning (8 MiB buffers);
+ *   tcp-prealloc  the same stream into shared memory populated (MADV_POPULATE_WRITE) before the
+ *            clock starts, as the destination agent and QEMU's prealloc destination do: the fair
+ *            baseline for round 0 (its populate time is its dest_alloc_s);
  *   tcp-hot  one stream of a 2 MiB buffer sent over and over into a 2 MiB buffer (cache-hot, the
  *            upper bound of loopback TCP on this machine).
  * Prints a table (median of --reps runs) and, with --csv FILE, one row per run:
- *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s,cpu_s
+ *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s,cpu_s,dest_alloc_s
  * seconds/gb_s: for ferry the source's round 0 (every page, from the first batch to the last
- * ROUND_ACK, measured by the agent and reported in Progress); end_to_end_s: StartPrecopy ->
- * COMPLETED as the coordinator sees it (includes the destination's memory self-check and start).
- * cpu_s: CPU seconds (user + system) of both agents from StartPrecopy to COMPLETED, or of the
+ * ROUND_ACK, measured by the agent and reported in Progress); end_to_end_s: PrepareDestination ->
+ * COMPLETED as the coordinator sees it (includes the destination's RAM allocation, its memory
+ * self-check and start); dest_alloc_s: the destination agent's allocation of the incoming RAM
+ * (its log's alloc_ms), before round 0.
+ * cpu_s: CPU seconds (user + system) of both agents from PrepareDestination to COMPLETED, or of the
  * TCP sender and receiver while streaming: the cost per GiB, which on a shared 2-core machine is
  * steadier than the wall time (and, with the cores saturated, what bounds the rate).
  * GB = 1e9 bytes. The harness plays ferryd (tests/migration_harness.c); the agent measured is
@@ -30,6 +35,7 @@
 #include <time.h>
 
 #include "migration.h"
+#include "ram_alloc.h"
 #include "ram_populate.h"
 #include "stream_io.h"
 
@@ -85,12 +91,19 @@ static uint8_t *map_ram(uint64_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+enum tcp_kind {
+	TCP_HOT,      /* a 2 MiB buffer on both ends */
+	TCP_RAM,      /* populated random RAM into fresh RAM, populated 2 MiB at a time */
+	TCP_PREALLOC, /* populated random RAM into RAM populated before the clock starts */
+};
+
 /* One TCP loopback stream of `bytes`; seconds from accept to the last byte, or 0 on failure;
- * *cpu_s: CPU seconds of sender and receiver while streaming (the sender's RAM fill excluded).
- * hot: a 2 MiB buffer on both ends; else from populated random RAM into fresh RAM. */
-static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
+ * *cpu_s: CPU seconds of sender and receiver while streaming (the sender's RAM fill excluded);
+ * *alloc_s: TCP_PREALLOC's populate of the receiving RAM (0 otherwise). */
+static double loopback_s(uint64_t bytes, enum tcp_kind kind, double *cpu_s, double *alloc_s)
 {
-	*cpu_s = 0;
+	bool hot = kind == TCP_HOT;
+	*cpu_s = *alloc_s = 0;
 	int l = socket(AF_INET, SOCK_STREAM, 0), cpu_pipe[2];
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof a;
@@ -131,6 +144,12 @@ static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 	}
 	close(cpu_pipe[1]);
 	uint8_t *dst = hot ? malloc(chunk) : map_ram(bytes);
+	if (dst && kind == TCP_PREALLOC) {
+		struct ferry_ram_alloc_plan plan = {FERRY_RAM_ALLOC_POPULATE, 1};
+		double a0 = now_s();
+		(void)ferry_ram_alloc(-1, dst, bytes, &plan, NULL);
+		*alloc_s = now_s() - a0;
+	}
 	int fd = accept(l, NULL, NULL);
 	if (fd >= 0)
 		ferry_stream_tune_socket(fd);
@@ -141,7 +160,7 @@ static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 	while (dst && fd >= 0 && got < bytes) {
 		uint8_t *p = hot ? dst : dst + got;
 		size_t want = hot ? chunk : (bytes - got < chunk ? bytes - got : chunk);
-		if (!hot && got % chunk == 0) /* fresh memory: allocate a chunk at once, as the agent does */
+		if (kind == TCP_RAM && got % chunk == 0) /* fresh memory: allocate a chunk at once */
 			(void)ferry_ram_populate(p, want, true);
 		ssize_t r = recv(fd, p, hot ? chunk : chunk - got % chunk, 0);
 		if (r <= 0)
@@ -165,13 +184,57 @@ static double loopback_s(uint64_t bytes, bool hot, double *cpu_s)
 	return got == bytes && t > 0 ? t : 0;
 }
 
+/* The agents' log lines of one run go to a file (stderr is the agents' log), from which the
+ * destination's allocation time is read, then they are passed on to the real stderr. */
+static int log_to_file(FILE **f)
+{
+	int saved = dup(STDERR_FILENO);
+	*f = tmpfile();
+	if (saved < 0 || !*f) {
+		if (*f)
+			fclose(*f);
+		*f = NULL;
+		return saved;
+	}
+	fflush(stderr);
+	dup2(fileno(*f), STDERR_FILENO);
+	return saved;
+}
+
+/* Restores stderr and copies the run's log there; the last "alloc_ms=" in it, in seconds (0: none). */
+static double log_restore(FILE *f, int saved)
+{
+	double alloc_s = 0;
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (!f)
+		return 0;
+	char line[2048];
+	rewind(f);
+	while (fgets(line, sizeof line, f)) {
+		const char *a = strstr(line, "msg=\"incoming guest RAM allocated\"");
+		const char *ms = a ? strstr(a, " alloc_ms=") : NULL;
+		if (ms)
+			alloc_s = strtod(ms + 10, NULL) / 1000.0;
+		fputs(line, stderr);
+	}
+	fclose(f);
+	return alloc_s;
+}
+
 /* One migration of the frozen VM with `channels`: round-0 seconds (0 on failure), *e2e_s the
- * StartPrecopy -> COMPLETED wall time, *cpu_s the CPU seconds both agents used meanwhile. */
-static double migration_s(uint32_t channels, const char *ram, double *e2e_s, double *cpu_s)
+ * PrepareDestination -> COMPLETED wall time, *cpu_s the CPU seconds both agents used meanwhile,
+ * *alloc_s the destination's allocation of the incoming RAM. */
+static double migration_s(uint32_t channels, const char *ram, double *e2e_s, double *cpu_s, double *alloc_s)
 {
 	struct mh_cluster c;
 	double secs = 0;
+	FILE *log = NULL;
 	*e2e_s = *cpu_s = 0;
+	int saved = log_to_file(&log);
 	if (mh_setup_with(&c, NULL, NULL, ram, "1000", "--start-frozen") == 0) {
 		c.channels = channels;
 		Ferry__V1__MigrationPolicy pol = FERRY__V1__MIGRATION_POLICY__INIT;
@@ -202,24 +265,31 @@ static double migration_s(uint32_t channels, const char *ram, double *e2e_s, dou
 		}
 	}
 	mh_teardown(&c);
+	*alloc_s = log_restore(log, saved);
 	return secs;
 }
 
 static void csv_row(FILE *csv, const char *kind, unsigned mib, unsigned channels, int rep, double s, double e2e,
-		    double cpu)
+		    double cpu, double alloc)
 {
 	if (csv)
-		fprintf(csv, "%s,%u,%u,%d,%.4f,%.4f,%.4f,%.3f\n", kind, mib, channels, rep, s,
-			s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0, e2e, cpu);
+		fprintf(csv, "%s,%u,%u,%d,%.4f,%.4f,%.4f,%.3f,%.4f\n", kind, mib, channels, rep, s,
+			s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0, e2e, cpu, alloc);
 }
 
-static void print_row(const char *name, unsigned mib, double s, double cpu, double e2e, double tcp_ram_s)
+/* One table row; ratios against the same run's tcp-ram and tcp-prealloc (0: not measured). */
+static void print_row(const char *name, unsigned mib, double s, double cpu, double e2e, double alloc, double tcp_ram_s,
+		      double tcp_prealloc_s)
 {
 	double gb_s = s > 0 ? ((double)mib * 1048576.0) / s / 1e9 : 0;
-	char ratio[16] = "-";
+	char ratio[16] = "-", pre[16] = "-";
 	if (s > 0 && tcp_ram_s > 0)
 		snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tcp_ram_s / s);
-	printf("%-24s %9.3f %8.2f %10s %12.2f", name, s, gb_s, ratio, cpu * 1024.0 / mib);
+	if (s > 0 && tcp_prealloc_s > 0)
+		snprintf(pre, sizeof pre, "%.0f%%", 100.0 * tcp_prealloc_s / s);
+	printf("%-24s %9.3f %8.2f %10s %14s %12.2f", name, s, gb_s, ratio, pre, cpu * 1024.0 / mib);
+	if (alloc > 0)
+		printf("   dest alloc %.3f s", alloc);
 	if (e2e > 0)
 		printf("   end-to-end %.3f s", e2e);
 	printf("\n");
@@ -260,20 +330,28 @@ int main(int argc, char **argv)
 		return 2;
 	uint64_t bytes = (uint64_t)mib << 20;
 	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each)\n", mib, reps);
-	printf("%-24s %9s %8s %10s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "CPU s/GiB");
-	double v[MAX_REPS], e[MAX_REPS], c[MAX_REPS], tcp_ram = 0;
+	printf("%-24s %9s %8s %10s %14s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "of tcp-prealloc",
+	       "CPU s/GiB");
+	double v[MAX_REPS], e[MAX_REPS], c[MAX_REPS], a[MAX_REPS], tcp_ram = 0, tcp_pre = 0;
 	if (tcp) {
-		for (int r = 0; r < reps; r++) {
-			v[r] = loopback_s(bytes, false, &c[r]);
-			csv_row(csv, "tcp-ram", mib, 1, r, v[r], 0, c[r]);
+		static const struct {
+			enum tcp_kind kind;
+			const char *csv, *name;
+		} kinds[] = {{TCP_RAM, "tcp-ram", "tcp-ram, 1 stream"},
+			     {TCP_PREALLOC, "tcp-prealloc", "tcp-prealloc, 1 stream"},
+			     {TCP_HOT, "tcp-hot", "tcp-hot, 1 stream"}};
+		for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+			for (int r = 0; r < reps; r++) {
+				v[r] = loopback_s(bytes, kinds[k].kind, &c[r], &a[r]);
+				csv_row(csv, kinds[k].csv, mib, 1, r, v[r], 0, c[r], a[r]);
+			}
+			double mv = median(v, reps);
+			if (kinds[k].kind == TCP_RAM)
+				tcp_ram = mv;
+			if (kinds[k].kind == TCP_PREALLOC)
+				tcp_pre = mv;
+			print_row(kinds[k].name, mib, mv, median(c, reps), 0, median(a, reps), tcp_ram, tcp_pre);
 		}
-		tcp_ram = median(v, reps);
-		print_row("tcp-ram, 1 stream", mib, tcp_ram, median(c, reps), 0, tcp_ram);
-		for (int r = 0; r < reps; r++) {
-			v[r] = loopback_s(bytes, true, &c[r]);
-			csv_row(csv, "tcp-hot", mib, 1, r, v[r], 0, c[r]);
-		}
-		print_row("tcp-hot, 1 stream", mib, median(v, reps), median(c, reps), 0, tcp_ram);
 	}
 	for (const char *p = channels; *p;) {
 		unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
@@ -284,15 +362,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		for (int r = 0; r < reps; r++) {
-			v[r] = migration_s(n, ram, &e[r], &c[r]);
-			csv_row(csv, "ferry", mib, n, r, v[r], e[r], c[r]);
+			v[r] = migration_s(n, ram, &e[r], &c[r], &a[r]);
+			csv_row(csv, "ferry", mib, n, r, v[r], e[r], c[r], a[r]);
 			if (csv)
 				fflush(csv);
 		}
 		char name[32];
 		snprintf(name, sizeof name, "ferry, %u channel%s", n, n > 1 ? "s" : "");
-		double mv = median(v, reps), me = median(e, reps), mc = median(c, reps);
-		print_row(name, mib, mv, mc, me, tcp_ram);
+		double mv = median(v, reps), me = median(e, reps), mc = median(c, reps), ma = median(a, reps);
+		print_row(name, mib, mv, mc, me, ma, tcp_ram, tcp_pre);
 	}
 	if (csv)
 		fclose(csv);

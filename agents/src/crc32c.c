@@ -32,7 +32,6 @@ uint32_t ferry__crc32c_table(uint32_t crc, const void *buf, size_t n)
 	return ~crc;
 }
 
-#if defined(__x86_64__)
 /* Multiplies a and b modulo POLY in the reflected bit order (zlib's multmodp): the tool that
  * moves a CRC register past n zero bytes without reading them. */
 static uint32_t multmodp(uint32_t a, uint32_t b)
@@ -59,6 +58,7 @@ static uint32_t zeros_operator(size_t bytes)
 	return k;
 }
 
+#if defined(__x86_64__)
 /* The crc32 instruction has a latency of 3 cycles and a throughput of 1 per cycle, so one
  * dependency chain runs at a third of its speed: large spans are cut into three lanes of
  * HW_LANE bytes checksummed together and joined with multmodp. */
@@ -117,6 +117,24 @@ __attribute__((target("sse4.2"))) uint32_t ferry__crc32c_hw(uint32_t crc, const 
 	return ~(uint32_t)c;
 }
 
+/* Three pages' CRCs (each from 0) in three interleaved chains. */
+__attribute__((target("sse4.2"))) static void hw_pages3(const uint8_t *p, uint32_t *out)
+{
+	uint64_t c0 = ~0u, c1 = ~0u, c2 = ~0u;
+	for (size_t i = 0; i < 4096; i += 8) {
+		uint64_t w0, w1, w2;
+		memcpy(&w0, p + i, 8);
+		memcpy(&w1, p + 4096 + i, 8);
+		memcpy(&w2, p + 8192 + i, 8);
+		c0 = __builtin_ia32_crc32di(c0, w0);
+		c1 = __builtin_ia32_crc32di(c1, w1);
+		c2 = __builtin_ia32_crc32di(c2, w2);
+	}
+	out[0] = ~(uint32_t)c0;
+	out[1] = ~(uint32_t)c1;
+	out[2] = ~(uint32_t)c2;
+}
+
 int ferry__crc32c_hw_available(void)
 {
 	static int cached = -1;
@@ -142,6 +160,40 @@ int ferry__crc32c_hw_available(void)
 	return 0;
 }
 #endif
+
+/* Byte tables of the "move past 4096 zero bytes" operator: shift(c) = T[0][c & 255] ^ ... ^ T[3][c >> 24]. */
+static uint32_t page_shift[4][256];
+static int page_shift_ready;
+
+static void build_page_shift(void)
+{
+	uint32_t k = zeros_operator(4096);
+	for (unsigned t = 0; t < 4; t++)
+		for (uint32_t b = 0; b < 256; b++)
+			page_shift[t][b] = multmodp(k, b << (8 * t));
+	__atomic_store_n(&page_shift_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t ferry_crc32c_append_page(uint32_t crc, uint32_t page_crc)
+{
+	if (!__atomic_load_n(&page_shift_ready, __ATOMIC_ACQUIRE))
+		build_page_shift(); /* a race only writes the same values twice */
+	return page_shift[0][crc & 0xff] ^ page_shift[1][(crc >> 8) & 0xff] ^ page_shift[2][(crc >> 16) & 0xff] ^
+	       page_shift[3][crc >> 24] ^ page_crc;
+}
+
+void ferry_crc32c_pages(const void *pages, size_t n, uint32_t *out)
+{
+	const uint8_t *p = pages;
+	size_t i = 0;
+#if defined(__x86_64__)
+	if (ferry__crc32c_hw_available() && ((uintptr_t)p & 7) == 0)
+		for (; i + 3 <= n; i += 3)
+			hw_pages3(p + i * 4096, out + i);
+#endif
+	for (; i < n; i++)
+		out[i] = ferry_crc32c(0, p + i * 4096, 4096);
+}
 
 uint32_t ferry_crc32c(uint32_t crc, const void *buf, size_t n)
 {

@@ -2,8 +2,10 @@
  * The data listener: where source agents open data channels to this (destination) agent.
  *
  * Each accepted connection must send its first frame, a STREAM_HELLO, within
- * FERRY_DATA_FIRST_FRAME_TIMEOUT_MS. Until the streaming issue lands no migration is ever
- * prepared here, so the true answer to every STREAM_HELLO is ERROR UNKNOWN_MIGRATION; any other
+ * FERRY_DATA_FIRST_FRAME_TIMEOUT_MS. A STREAM_HELLO goes to the hello handler (the migration
+ * manager); without one, or for a migration not prepared here, the answer is ERROR
+ * UNKNOWN_MIGRATION. The listener never answers STREAM_WELCOME: the destination's receiver thread
+ * does, once the guest RAM is allocated (migration_dest.h). Any other
  * first frame gets UNEXPECTED_MESSAGE and bytes that are not a frame get BAD_FRAME (BAD_MESSAGE
  * when the header is fine but the protobuf is not). After the Error the connection is closed
  * gracefully: our side is shut down and the peer's remaining bytes are drained for up to
@@ -36,8 +38,9 @@ struct ferry_data_pending {
 };
 
 struct Ferry__V1__StreamHello;
-/* Takes a STREAM_HELLO's connection: 0 when accepted (the fd is the handler's now, and it answered
- * STREAM_WELCOME), else a ferry.v1.ErrorCode with the reason in msg (the listener refuses). */
+/* Takes a STREAM_HELLO's connection: 0 when accepted (the fd is the handler's now; it answers
+ * STREAM_WELCOME later, when the destination is ready), else a ferry.v1.ErrorCode with the reason
+ * in msg (the listener refuses). */
 typedef int (*ferry_data_hello_fn)(void *ctx, const struct Ferry__V1__StreamHello *h, int fd, char *msg, size_t cap);
 
 struct ferry_data_listener {

@@ -6,6 +6,7 @@
 #include "errbuf.h"
 #include "log.h"
 #include "migration_device_binding.h"
+#include "migration_dest_ram.h"
 #include "migration_devices.h"
 #include "migration_source.h"
 #include "ram_populate.h"
@@ -16,6 +17,7 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -37,10 +39,16 @@ struct ferry_migration_dest {
 	struct ferry_migration *m;
 	uint64_t ram_bytes, npages;
 	pid_t pid;     /* the incoming workload, 0 once reaped */
-	uint64_t register_deadline_ms;
+	uint64_t ready_deadline_ms;      /* registered and allocated by then (ferry_dest_ram_deadline_ms) */
+	struct timespec ready_by;        /* the same deadline on CLOCK_REALTIME, for the receivers' waits */
 	struct ferry_mig_device_hooks devices;
 	pthread_cond_t ram_ready;
 	uint8_t *ram;  /* (m->lock) shared mapping of the incoming memfd, NULL until registered */
+	struct ferry_ram_alloc_plan alloc_plan; /* FERRY_DEST_ALLOC, FERRY_DEST_ALLOC_THREADS */
+	struct ferry_dest_ram alloc;     /* allocates the mapped RAM before any STREAM_WELCOME */
+	int alloc_fd;                    /* our dup of the memfd while allocating, -1 otherwise */
+	bool allocated;                  /* (m->lock) the allocation ended, alloc_rc says how */
+	int alloc_rc;                    /* (m->lock) */
 	int fds[FERRY_MIG_MAX_CHANNELS]; /* (m->lock) -1 until the channel connects */
 	pthread_t threads[FERRY_MIG_MAX_CHANNELS];
 	bool started[FERRY_MIG_MAX_CHANNELS];
@@ -119,6 +127,15 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	int lrc = launch_args_allowed(launch_args, n_launch_args, err, errlen);
 	if (lrc)
 		return lrc;
+	struct ferry_ram_alloc_plan plan;
+	int prc = ferry_ram_alloc_plan_from_env(&plan, err, errlen);
+	if (prc)
+		return -ENOTSUP; /* this agent's environment, not the command, is wrong: INTERNAL */
+	struct ferry_host_memory mem;
+	ferry_host_memory_read(&mem, "/sys/fs/cgroup");
+	prc = ferry_dest_ram_admit(ram_bytes, &mem, err, errlen);
+	if (prc)
+		return prc;
 	if (workload_binary(bin, sizeof bin)) {
 		ferry_errbuf_set(err, errlen, "no ferry-workload executable (next to the agent, or $FERRY_WORKLOAD_BIN)");
 		return -ENOENT;
@@ -145,6 +162,8 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	d->m = m;
 	d->ram_bytes = ram_bytes;
 	d->npages = ram_bytes / PAGE;
+	d->alloc_plan = plan;
+	d->alloc_fd = -1;
 	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
 		d->fds[i] = -1;
 	char name[FERRY_VM_ID_MAX + 16];
@@ -176,7 +195,15 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 		_exit(127);
 	}
 	d->pid = pid;
-	d->register_deadline_ms = now_ms + FERRY_DEST_REGISTER_TIMEOUT_MS;
+	uint64_t ready_ms = ferry_dest_ram_deadline_ms(ram_bytes);
+	d->ready_deadline_ms = now_ms + ready_ms;
+	clock_gettime(CLOCK_REALTIME, &d->ready_by);
+	d->ready_by.tv_sec += (time_t)(ready_ms / 1000);
+	d->ready_by.tv_nsec += (long)(ready_ms % 1000) * 1000000L;
+	if (d->ready_by.tv_nsec >= 1000000000L) {
+		d->ready_by.tv_sec++;
+		d->ready_by.tv_nsec -= 1000000000L;
+	}
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming workload started\" migration_id=%s vm_id=%s pid=%d ram_bytes=%llu",
 		  m->id, m->vm_id, (int)pid, (unsigned long long)ram_bytes);
 	if (m->devices) /* the hook list was empty: this cannot fail */
@@ -212,6 +239,7 @@ static void discard(struct ferry_migration_dest *d, int fd, int code, const char
 			  m->id, m->vm_id, why);
 		post(m);
 	}
+	atomic_store(&d->alloc.stop, true); /* an allocation still running is of no use any more */
 	shut_channels(d);
 }
 
@@ -222,20 +250,58 @@ struct receiver {
 	uint32_t round;
 	uint64_t batches, pages, zero_pages;
 	uint64_t device_bytes; /* DEVICE_CHUNK payload this round (channel 0) */
+	uint32_t *page_crcs;   /* the current batch's data pages' CRC-32Cs, in payload order */
+	size_t page_crcs_cap;
 };
 
-static uint8_t *await_ram(struct ferry_migration_dest *d)
+static void receiver_free(struct receiver *r)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += FERRY_DEST_REGISTER_TIMEOUT_MS / 1000;
+	free(r->page_crcs);
+	free(r);
+}
+
+/* Waits until the incoming RAM is mapped and allocated (or the migration ended, or the deadline
+ * passed): the RAM, or NULL with a ferry.v1.ErrorCode in *code and the reason in why. */
+static uint8_t *await_ram(struct ferry_migration_dest *d, int *code, char *why, size_t cap)
+{
 	pthread_mutex_lock(&d->m->lock);
-	while (!d->ram && !ferry_mig_state_final(d->m->state))
-		if (pthread_cond_timedwait(&d->ram_ready, &d->m->lock, &until) == ETIMEDOUT)
+	while (!(d->ram && d->allocated) && !ferry_mig_state_final(d->m->state))
+		if (pthread_cond_timedwait(&d->ram_ready, &d->m->lock, &d->ready_by) == ETIMEDOUT)
 			break;
-	uint8_t *ram = d->ram;
+	uint8_t *ram = d->ram && d->allocated && !d->alloc_rc ? d->ram : NULL;
+	int alloc_rc = d->allocated ? d->alloc_rc : 0;
+	bool ended = ferry_mig_state_final(d->m->state);
 	pthread_mutex_unlock(&d->m->lock);
-	return ram;
+	if (ram)
+		return ram;
+	*code = FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
+	if (alloc_rc) {
+		snprintf(why, cap, "allocating %llu MiB of incoming guest RAM: %s", (unsigned long long)(d->ram_bytes >> 20),
+			 strerror(-alloc_rc));
+	} else if (ended) {
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED;
+		snprintf(why, cap, "the incoming migration ended before its guest RAM was ready");
+	} else {
+		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT;
+		snprintf(why, cap, "the incoming guest RAM was not registered and allocated within %llu ms",
+			 (unsigned long long)ferry_dest_ram_deadline_ms(d->ram_bytes));
+	}
+	return NULL;
+}
+
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for a pre-copy page: page N of round 0
+ * arrives torn (its batch's checksum matched, its own self-check does not): a byte flips right
+ * after it landed, before its check, and the CRC taken on arrival (page_crcs, may be NULL) with it. */
+static void test_corrupt_landed(uint8_t *ram, uint64_t first, uint64_t count, uint32_t *page_crcs)
+{
+	bool at_final;
+	uint64_t n;
+	if (!ferry_test_corrupt_page(&at_final, &n) || at_final || n < first || n >= first + count)
+		return;
+	ram[n * PAGE + 100] ^= 0x01;
+	if (page_crcs)
+		page_crcs[n - first] = ferry_crc32c(0, ram + n * PAGE, PAGE);
+	ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: guest page corrupted\" page=%llu round=0", (unsigned long long)n);
 }
 
 /* One PAGE_BATCH: its runs are checked against RAM and the payload length first, then each
@@ -264,12 +330,22 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 			 (unsigned long long)b->batch_seq, payload_len, (unsigned long long)bytes);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
 	}
-	uint8_t *ram = await_ram(d);
-	if (!ram) {
-		snprintf(why, cap, "the incoming workload did not register its guest RAM");
-		return FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
+	int code = 0;
+	uint8_t *ram = await_ram(d, &code, why, cap);
+	if (!ram)
+		return code;
+	bool mapped = d->alloc_plan.mode == FERRY_RAM_ALLOC_POPULATE || d->alloc_plan.mode == FERRY_RAM_ALLOC_BOTH;
+	size_t data_pages = payload_len / PAGE;
+	if (data_pages > r->page_crcs_cap) {
+		uint32_t *grown = realloc(r->page_crcs, data_pages * sizeof *grown);
+		if (!grown) {
+			snprintf(why, cap, "no memory for the checksums of a %u-byte batch", payload_len);
+			return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+		}
+		r->page_crcs = grown;
+		r->page_crcs_cap = data_pages;
 	}
-	uint32_t crc = 0;
+	uint32_t crc = 0, *page_crc = r->page_crcs;
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const Ferry__V1__PageRun *run = b->runs[i];
 		uint8_t *dst = ram + run->first_page * PAGE;
@@ -279,24 +355,41 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 				memset(dst, 0, len);
 			r->zero_pages += run->count;
 		} else {
-			/* Round 0 writes into never-touched memory: allocate and map the run at once
-			 * rather than take a fault per page inside recv. */
-			if (r->round == 0 && run->count >= FERRY_RAM_POPULATE_MIN_PAGES)
+			/* Round 0 writes into never-touched memory unless it was populated before the
+			 * stream: then map the run at once rather than take a fault per page inside recv. */
+			if (r->round == 0 && !mapped && run->count >= FERRY_RAM_POPULATE_MIN_PAGES)
 				(void)ferry_ram_populate(dst, len, true);
-			int rc = ferry_stream_read_payload(r->fd, dst, len, &crc, IO_TIMEOUT_MS);
+			int rc = ferry_stream_read_payload(r->fd, dst, len, NULL, IO_TIMEOUT_MS);
 			if (rc) {
 				snprintf(why, cap, "channel %u: reading batch %llu: %s", r->index,
 					 (unsigned long long)b->batch_seq, ferry_wire_strerror(rc));
 				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 			}
+			/* One pass, page by page: the batch's checksum is joined from the pages' own,
+			 * which round 0's check reuses (ferry_page_verify_crc). */
+			ferry_crc32c_pages(dst, run->count, page_crc);
+			for (uint32_t k = 0; k < run->count; k++)
+				crc = ferry_crc32c_append_page(crc, page_crc[k]);
+			page_crc += run->count;
 		}
-		ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
+		if (r->round > 0)
+			ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
 		r->pages += run->count;
 	}
 	if (crc != b->payload_crc32c) {
 		snprintf(why, cap, "channel %u: batch %llu of round %u failed its checksum (crc32c %08x, sent %08x)",
 			 r->index, (unsigned long long)b->batch_seq, b->round, crc, b->payload_crc32c);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
+	}
+	/* Round 0 (never the final round) is checked as it lands, while in cache; later rounds are
+	 * small and checked at their end, the final one by the workload at start. */
+	page_crc = r->page_crcs;
+	for (size_t i = 0; r->round == 0 && i < b->n_runs; i++) {
+		const Ferry__V1__PageRun *run = b->runs[i];
+		test_corrupt_landed(ram, run->first_page, run->count, run->zero ? NULL : page_crc);
+		ferry_staged_verify_landed(&d->staged, ram, run->first_page, run->count, run->zero ? NULL : page_crc);
+		if (!run->zero)
+			page_crc += run->count;
 	}
 	r->batches++;
 	return 0;
@@ -385,21 +478,17 @@ static bool last_of_round(struct ferry_migration_dest *d)
 	return last;
 }
 
-/* Test-only fault (ferry_test_corrupt_page, test_hooks.h): a byte of guest RAM goes bad after it
- * arrived intact (past the stream's checksums). */
+/* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for the final round: a byte of its first
+ * page goes bad after it arrived intact (past the stream's checksums), at the round's end. */
 static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint32_t round, bool final)
 {
 	bool at_final;
 	uint64_t n, page = UINT64_MAX;
-	if (!ferry_test_corrupt_page(&at_final, &n))
+	if (!ferry_test_corrupt_page(&at_final, &n) || !at_final || !final)
 		return;
-	if (at_final && final) {
-		for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
-			if (ferry_dirty_words_test(d->staged.written, p))
-				page = p;
-	} else if (!at_final && round == 0 && !final) {
-		page = n;
-	}
+	for (uint64_t p = 0; p < d->npages && page == UINT64_MAX; p++)
+		if (ferry_dirty_words_test(d->staged.written, p))
+			page = p;
 	if (page >= d->npages)
 		return;
 	ram[page * PAGE + 100] ^= 0x01;
@@ -411,11 +500,10 @@ static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint
  * pre-copy, not the downtime. 0, or -1 with the bad page in why. */
 static int check_round(struct ferry_migration_dest *d, uint32_t round, bool final, char *why, size_t cap)
 {
-	uint8_t *ram = await_ram(d);
-	if (!ram) {
-		snprintf(why, cap, "the incoming workload did not register its guest RAM");
+	int code = 0;
+	uint8_t *ram = await_ram(d, &code, why, cap);
+	if (!ram)
 		return -1;
-	}
 	struct ferry_round_check c;
 	struct timespec t0, t1;
 	pthread_mutex_lock(&d->check_lock);
@@ -474,13 +562,35 @@ static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, c
 	return e->final ? 1 : 0;
 }
 
+/* STREAM_WELCOME once the guest RAM is mapped and allocated: pre-copy starts on ready memory.
+ * 0, or a ferry.v1.ErrorCode with the reason in why. */
+static int welcome(struct receiver *r, char *why, size_t cap)
+{
+	int code = 0;
+	if (!await_ram(r->d, &code, why, cap))
+		return code;
+	Ferry__V1__StreamWelcome w = FERRY__V1__STREAM_WELCOME__INIT;
+	w.protocol_version = FERRY_PROTOCOL_VERSION;
+	w.channel_index = r->index;
+	pthread_mutex_lock(&r->d->write_lock);
+	int rc = ferry_stream_send(r->fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_STREAM_WELCOME, &w.base, NULL, 0,
+				   IO_TIMEOUT_MS);
+	pthread_mutex_unlock(&r->d->write_lock);
+	if (rc) {
+		snprintf(why, cap, "channel %u: sending STREAM_WELCOME: %s", r->index, ferry_wire_strerror(rc));
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+	ferry_log(FERRY_LOG_INFO, "msg=\"data channel welcomed\" migration_id=%s channel=%u", r->d->m->id, r->index);
+	return 0;
+}
+
 static void *receiver_main(void *arg)
 {
 	struct receiver *r = arg;
 	struct ferry_migration_dest *d = r->d;
 	char why[FERRY_MIG_ERROR_MAX];
-	int code = 0;
-	for (;;) {
+	int code = welcome(r, why, sizeof why);
+	while (!code) {
 		struct ferry_frame f;
 		int rc = ferry_stream_recv(r->fd, &f, IO_TIMEOUT_MS);
 		if (rc) {
@@ -520,7 +630,7 @@ static void *receiver_main(void *arg)
 				atomic_store(&d->rx0_exited, true);
 			if (loaded && ferry_migration_fire(d->m, FERRY_MIG_EV_FINAL_RECEIVED, 0, NULL) != FERRY_MIG_INVALID)
 				post(d->m); /* wakes the event loop, which starts the workload */
-			free(r);
+			receiver_free(r);
 			return NULL;
 		}
 	}
@@ -529,7 +639,7 @@ static void *receiver_main(void *arg)
 		discard(d, code == FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL ? -1 : r->fd, code, why);
 	if (r->index == 0)
 		atomic_store(&d->rx0_exited, true);
-	free(r);
+	receiver_free(r);
 	return NULL;
 }
 
@@ -562,15 +672,6 @@ int ferry_migration_dest_accept(struct ferry_migration *m, const Ferry__V1__Stre
 	}
 	*r = (struct receiver){.d = d, .index = h->channel_index, .fd = fd};
 	ferry_stream_tune_socket(fd);
-	Ferry__V1__StreamWelcome w = FERRY__V1__STREAM_WELCOME__INIT;
-	w.protocol_version = FERRY_PROTOCOL_VERSION;
-	w.channel_index = h->channel_index;
-	int rc = ferry_stream_send(fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_STREAM_WELCOME, &w.base, NULL, 0, IO_TIMEOUT_MS);
-	if (rc) {
-		free(r);
-		snprintf(msg, cap, "sending STREAM_WELCOME: %s", ferry_wire_strerror(rc));
-		return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
-	}
 	pthread_mutex_lock(&m->lock);
 	d->fds[h->channel_index] = fd;
 	d->started[h->channel_index] = pthread_create(&d->threads[h->channel_index], NULL, receiver_main, r) == 0;
@@ -587,11 +688,33 @@ int ferry_migration_dest_accept(struct ferry_migration *m, const Ferry__V1__Stre
 	return 0;
 }
 
+/* The allocation thread's end (migration_dest_ram.h): the receivers may welcome their channels. */
+static void mark_allocated(struct ferry_migration_dest *d, int rc)
+{
+	pthread_mutex_lock(&d->m->lock);
+	d->allocated = true;
+	d->alloc_rc = rc;
+	pthread_cond_broadcast(&d->ram_ready);
+	pthread_mutex_unlock(&d->m->lock);
+}
+
+static void on_allocated(void *ctx, int rc, uint64_t ns)
+{
+	struct ferry_migration_dest *d = ctx;
+	mark_allocated(d, rc);
+	if (rc && rc != -ECANCELED) {
+		char why[FERRY_MIG_ERROR_MAX];
+		snprintf(why, sizeof why, "allocating %llu MiB of incoming guest RAM: %s",
+			 (unsigned long long)(d->ram_bytes >> 20), strerror(-rc));
+		discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, why);
+	}
+}
+
 static void map_ram(struct ferry_migration_dest *d, struct ferry_vm_listener *vms, uint64_t now_ms)
 {
 	const struct ferry_vm_entry *e = ferry_vm_registry_find(&vms->registry, d->m->vm_id);
 	if (!e || !e->reg.incoming) {
-		if (now_ms >= d->register_deadline_ms)
+		if (now_ms >= d->ready_deadline_ms)
 			discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT,
 				"the incoming workload did not register in time");
 		return;
@@ -607,10 +730,19 @@ static void map_ram(struct ferry_migration_dest *d, struct ferry_vm_listener *vm
 		discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY, why);
 		return;
 	}
+	d->alloc_fd = fcntl(e->memfd, F_DUPFD_CLOEXEC, 0); /* the registry may close its fd meanwhile */
 	pthread_mutex_lock(&d->m->lock);
 	d->ram = p;
-	pthread_cond_broadcast(&d->ram_ready);
 	pthread_mutex_unlock(&d->m->lock);
+	int rc = d->alloc_fd < 0 ? -errno
+				 : ferry_dest_ram_start(&d->alloc, &d->alloc_plan, d->alloc_fd, p, d->ram_bytes, d->m->id,
+							on_allocated, d);
+	if (rc) {
+		char why[128];
+		snprintf(why, sizeof why, "cannot allocate the incoming guest RAM: %s", strerror(-rc));
+		mark_allocated(d, rc);
+		discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, why);
+	}
 }
 
 static int channel0_fd(struct ferry_migration_dest *d)
@@ -721,8 +853,16 @@ void ferry_migration_dest_poll(struct ferry_migration *m, struct ferry_vm_listen
 	pthread_mutex_lock(&m->lock);
 	bool mapped = d->ram != NULL;
 	pthread_mutex_unlock(&m->lock);
-	if (!mapped && !ferry_mig_state_final(st))
+	if (!mapped && !ferry_mig_state_final(st)) {
 		map_ram(d, vms, now_ms);
+	} else if (mapped && !ferry_mig_state_final(st) && now_ms >= d->ready_deadline_ms) {
+		pthread_mutex_lock(&m->lock);
+		bool allocated = d->allocated;
+		pthread_mutex_unlock(&m->lock);
+		if (!allocated)
+			discard(d, -1, FERRY__V1__ERROR_CODE__ERROR_CODE_TIMEOUT,
+				"the incoming guest RAM was not allocated in time");
+	}
 	if (st == FERRY_MIG_DST_LOADED && !d->start_sent)
 		send_start(d, vms);
 	else if (st == FERRY_MIG_DST_LOADED && d->start_sent)
@@ -756,6 +896,9 @@ void ferry_migration_dest_free(struct ferry_migration *m)
 	if (!ferry_mig_state_final(ferry_migration_state(m)))
 		ferry_migration_fire(m, FERRY_MIG_EV_ABORT, FERRY__V1__ERROR_CODE__ERROR_CODE_ABORTED, "agent stopping");
 	shut_channels(d);
+	ferry_dest_ram_join(&d->alloc);
+	if (d->alloc_fd >= 0)
+		close(d->alloc_fd);
 	for (unsigned i = 0; i < FERRY_MIG_MAX_CHANNELS; i++)
 		if (d->started[i])
 			pthread_join(d->threads[i], NULL);

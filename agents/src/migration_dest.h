@@ -3,9 +3,17 @@
  * QEMU -incoming), the data channels' receivers writing pages straight into its guest RAM, the
  * `start` with the source's vCPU state, and the RESUME_CONFIRM back to the source.
  *
+ * Guest RAM (migration_dest_ram.h): PrepareDestination refuses a VM whose RAM does not fit this
+ * host (MEMORY). Once the incoming workload registered, its memfd is mapped and allocated
+ * (FERRY_DEST_ALLOC, ram_alloc.h) on a thread of its own; registration and allocation must end
+ * within ferry_dest_ram_deadline_ms of PrepareDestination (else TIMEOUT; an allocation that finds
+ * no memory: MEMORY).
+ *
  * Channels: a STREAM_HELLO must carry this migration's token and an unused channel index below
  * the prepared channel count; otherwise BAD_TOKEN and the channel is closed (the migration and
- * the agent carry on). Each accepted channel gets its own receiver thread, which reads every
+ * the agent carry on). Each accepted channel gets its own receiver thread, which answers
+ * STREAM_WELCOME only once the guest RAM is allocated (so pre-copy starts on ready memory; an
+ * allocation failure or timeout answers ERROR instead and discards the migration), then reads every
  * PAGE_BATCH's payload directly into the guest-RAM mapping while checksumming it; a mismatch (or
  * any protocol breach) sends ERROR on that channel, closes every channel, and discards the
  * migration: the incoming workload is killed and never runs. Writing before the checksum is known
@@ -15,12 +23,14 @@
  * RESUMING; each is written by the device set (checksum, exact offset). A discarded migration
  * resets the devices it put in RESUMING.
  *
- * Memory is checked in stages (staged_verify.h): when a round's last END_OF_ROUND arrives, before
- * that channel's ROUND_ACK, the pages written since the last check are self-checked; a page that
- * failed and did not arrive again in the next round fails the migration (ERROR_CODE_MEMORY, naming
- * the page). The final round's pages are left to the workload, which checks only those at `start`
- * (the bitmap comes with it). Test-only fault: FERRY_TEST_CORRUPT_PAGE=N (page N goes bad at the
- * end of round 0) or =final (the final round's first page goes bad at its end).
+ * Memory is checked in stages (staged_verify.h): round 0's pages (all of RAM; never the final
+ * round) are self-checked by their receiver as each batch lands intact, while in cache; for later
+ * rounds, when a round's last END_OF_ROUND arrives, before that channel's ROUND_ACK, the pages
+ * written since the last check (and round 0's failures) are self-checked; a page that failed and
+ * did not arrive again in the next round fails the migration (ERROR_CODE_MEMORY, naming the page).
+ * The final round's pages are left to the workload, which checks only those at `start` (the
+ * bitmap comes with it). Test-only fault: FERRY_TEST_CORRUPT_PAGE=N (page N goes bad right after
+ * it landed in round 0) or =final (the final round's first page goes bad at its end).
  *
  * Once every channel delivered its final END_OF_ROUND and the vCPU state arrived, the event loop
  * (ferry_migration_dest_poll) runs the device resume hooks and sends the workload its `start`;
@@ -44,11 +54,10 @@
 #include "migration.h"
 #include "vm_listener.h"
 
-#define FERRY_DEST_REGISTER_TIMEOUT_MS 10000u /* incoming workload up and registered */
-
 /* Starts the incoming workload for m->vm_id with ram_bytes, vcpus and launch_args (checked: see
- * above; -EINVAL with the reason), registering at `vm_socket`. m->dst is
- * set on success. -errno with the reason in err. */
+ * above; -EINVAL with the reason), registering at `vm_socket`, once the RAM passed the admission
+ * check (-ENOSPC: it does not fit this host). m->dst is set on success. -errno with the reason in
+ * err. */
 int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, uint32_t vcpus,
 				 char *const *launch_args, size_t n_launch_args, const char *vm_socket, uint64_t now_ms,
 				 char *err, size_t errlen);

@@ -301,7 +301,7 @@ static int prepare_destination(struct ferry_migration_manager *mm, const Ferry__
 					  now_ms, msg, cap);
 	if (rc) {
 		release(mm, m);
-		return rc == -EINVAL ? CODE(BAD_MESSAGE) : CODE(INTERNAL);
+		return rc == -EINVAL ? CODE(BAD_MESSAGE) : rc == -ENOSPC || rc == -ENOMEM ? CODE(MEMORY) : CODE(INTERNAL);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "errbuf.h"
 #include "ferry.pb-c.h"
 #include "log.h"
+#include "migration_dest_ram.h"
 #include "migration_device_binding.h"
 #include "migration_source_impl.h"
 #include "stream_io.h"
@@ -203,7 +204,7 @@ static int connect_channels(struct ferry_migration_source *s, char *err, size_t 
 				       FERRY_STREAM_IO_TIMEOUT_MS);
 		struct ferry_frame f = {0};
 		if (!rc)
-			rc = ferry_stream_recv(s->fds[i], &f, FERRY_STREAM_IO_TIMEOUT_MS);
+			rc = ferry_stream_recv(s->fds[i], &f, (int)ferry_dest_ram_deadline_ms(s->ram_bytes));
 		if (rc) {
 			ferry_errbuf_set(err, errlen, "channel %u: handshake with %s: %s", i, s->destination,
 					 ferry_wire_strerror(rc));

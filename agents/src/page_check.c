@@ -2,6 +2,7 @@
 #include "page_check.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -75,19 +76,33 @@ struct ferry_page_trailer ferry_page_trailer_read(const void *page)
 	return t;
 }
 
+/* The checks after the magic, the checksum's outcome given. */
+static enum ferry_page_fault verify_rest(const struct ferry_page_trailer *t, bool crc_ok, uint64_t index)
+{
+	/* Checksum before index: a corrupted index byte is a corruption, not a misplaced page. */
+	if (!crc_ok)
+		return FERRY_PAGE_BAD_CHECKSUM;
+	if (t->index != index)
+		return FERRY_PAGE_WRONG_INDEX;
+	if (t->generation == 0)
+		return FERRY_PAGE_BAD_GENERATION;
+	return FERRY_PAGE_OK;
+}
+
+enum ferry_page_fault ferry_page_verify_crc(const void *page, uint64_t index, uint32_t page_crc)
+{
+	struct ferry_page_trailer t = ferry_page_trailer_read(page);
+	if (t.magic != FERRY_PAGE_MAGIC)
+		return FERRY_PAGE_BAD_MAGIC;
+	return verify_rest(&t, page_crc == FERRY_PAGE_CRC_RESIDUE, index);
+}
+
 enum ferry_page_fault ferry_page_verify(const void *page, uint64_t index)
 {
 	struct ferry_page_trailer t = ferry_page_trailer_read(page);
 	if (t.magic != FERRY_PAGE_MAGIC)
 		return FERRY_PAGE_BAD_MAGIC;
-	/* Checksum before index: a corrupted index byte is a corruption, not a misplaced page. */
-	if (ferry_crc32c(0, page, CRC_OFFSET) != t.crc)
-		return FERRY_PAGE_BAD_CHECKSUM;
-	if (t.index != index)
-		return FERRY_PAGE_WRONG_INDEX;
-	if (t.generation == 0)
-		return FERRY_PAGE_BAD_GENERATION;
-	return FERRY_PAGE_OK;
+	return verify_rest(&t, ferry_crc32c(0, page, CRC_OFFSET) == t.crc, index);
 }
 
 const char *ferry_page_fault_name(enum ferry_page_fault fault)

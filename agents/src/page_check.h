@@ -47,6 +47,14 @@ void ferry_page_fill(void *page, uint64_t index, uint64_t generation, uint64_t s
 /* Reads the trailer of a page (whether or not it is valid). */
 struct ferry_page_trailer ferry_page_trailer_read(const void *page);
 
+/* A page whose last 4 bytes hold the CRC-32C of the rest (little-endian), as every filled page's
+ * do, has this CRC-32C as a whole, and no other page has: CRC-32C's residue. */
+#define FERRY_PAGE_CRC_RESIDUE 0x48674BC7u
+
+/* ferry_page_verify given the page's whole CRC-32C (ferry_crc32c(0, page, FERRY_PAGE_BYTES), e.g.
+ * from ferry_crc32c_pages while it arrived): the same verdict without another pass over it. */
+enum ferry_page_fault ferry_page_verify_crc(const void *page, uint64_t index, uint32_t page_crc);
+
 /* FERRY_PAGE_OK if `page` is a consistent page number `index`, else why not. */
 enum ferry_page_fault ferry_page_verify(const void *page, uint64_t index);
 

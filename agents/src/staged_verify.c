@@ -65,6 +65,25 @@ void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uin
 	ferry_dirty_words_set_range(s->seen, first, count);
 }
 
+uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first,
+				   uint64_t count, const uint32_t *page_crcs)
+{
+	ferry_dirty_words_set_range(s->seen, first, count);
+	uint64_t left = 0;
+	for (uint64_t p = first; p < first + count; p++) {
+		/* A suspect must be seen arriving by the round's check; s->suspect only changes there. */
+		const uint8_t *page = ram + p * FERRY_PAGE_BYTES;
+		enum ferry_page_fault f = page_crcs ? ferry_page_verify_crc(page, p, page_crcs[p - first])
+						    : ferry_page_verify(page, p);
+		if (ferry_dirty_words_test(s->suspect, p) || f != FERRY_PAGE_OK) {
+			ferry_dirty_words_set_range(s->written, p, 1);
+			left++;
+		}
+	}
+	__atomic_fetch_add(&s->landed_checked, count - left, __ATOMIC_RELAXED);
+	return left;
+}
+
 /* A suspect page must have arrived again this round; it is then checked like any marked page. */
 static int settle_suspects(struct ferry_staged_verify *s, struct ferry_round_check *out)
 {
@@ -111,6 +130,7 @@ int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram,
 			      struct ferry_round_check *out)
 {
 	memset(out, 0, sizeof *out);
+	out->checked = __atomic_exchange_n(&s->landed_checked, 0, __ATOMIC_RELAXED);
 	int rc = settle_suspects(s, out);
 	if (rc || final)
 		return rc ? rc : require_all_seen(s, out);

@@ -34,6 +34,7 @@ size_t ferry_staged_bitmap_bytes(uint64_t npages);
 
 struct ferry_staged_verify {
 	uint64_t npages;
+	uint64_t landed_checked; /* (atomic) pages checked as they landed since the last round check */
 	uint64_t *written; /* shared: a MAP_SHARED mapping of `fd` */
 	uint64_t *seen;    /* private: pages that arrived at least once */
 	uint64_t *suspect; /* private: failed at the last round's check, must arrive again */
@@ -48,6 +49,17 @@ void ferry_staged_verify_free(struct ferry_staged_verify *s);
 /* Marks a run that was just written into guest RAM. */
 void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uint64_t count);
 
+/* Instead of mark, for a run of a pre-copy round that is never the final one (round 0: the
+ * source always sends at least one more): checks its pages now, on the receiver's thread while
+ * they are in cache, instead of in one pass over all of RAM at the round's end. A page that
+ * passes is only recorded as seen; one that fails (or was suspect) is marked as ferry_staged_verify_mark
+ * does, so the round's check re-checks it and a torn page becomes suspect as before. Safe from
+ * several receivers at once on disjoint runs. page_crcs: each page's whole CRC-32C, taken as it
+ * arrived (ferry_page_verify_crc: no second pass over the page), or NULL to read the pages. Returns
+ * how many pages it left marked. */
+uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first,
+				   uint64_t count, const uint32_t *page_crcs);
+
 struct ferry_round_check {
 	uint64_t checked;  /* marked pages checked (pre-copy rounds) */
 	uint64_t deferred; /* of those, failed and now suspect */
@@ -58,7 +70,8 @@ struct ferry_round_check {
 };
 
 /* End of a round, receivers idle. Pre-copy (final = false): settles the previous round's suspects,
- * then checks and unmarks the marked pages of `ram`. Final: settles the suspects and requires
+ * then checks and unmarks the marked pages of `ram` (out->checked also counts the pages checked as
+ * they landed). Final: settles the suspects and requires
  * every page seen; the marked pages stay for the workload's check at start. 0, or -EBADMSG with
  * the page and reason in *out. */
 int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram, bool final,

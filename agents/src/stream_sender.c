@@ -114,7 +114,9 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
 	     from = r.first + r.count) {
 		uint64_t stop = r.first + r.count < end ? r.first + r.count : end;
-		if (stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
+		/* Round 0 reads every page, most never mapped in this process; later rounds read pages
+		 * it mapped then (a populate would be a syscall that finds everything present). */
+		if (j->round == 0 && stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
 			(void)ferry_ram_populate(s->ram + r.first * PAGE, (size_t)(stop - r.first) * PAGE, false);
 		for (uint64_t p = r.first; p < stop; p++) {
 			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,

@@ -26,7 +26,8 @@ uint64_t ferry_test_corrupt_batch(void);
 bool ferry_test_corrupt_vcpu_state(void);
 
 /* FERRY_TEST_CORRUPT_PAGE (destination): a byte of guest RAM goes bad after it arrived intact.
- * "N": page N, at the end of round 0 (*final = false, *page = N); "final": the first page that
+ * "N": page N arrives torn in round 0 (its batch's checksum matched, its self-check fails), as if
+ * a vCPU wrote it while the source copied it (*final = false, *page = N); "final": the first page that
  * arrived in the final round, at its end (*final = true). false when unset. */
 bool ferry_test_corrupt_page(bool *final, uint64_t *page);
 

@@ -139,3 +139,48 @@ FERRY_TEST(crc32c_detects_single_bit_flips)
 	EXPECT_EQ_INT(undetected, 0);
 	free(buf);
 }
+
+/* Random bytes from a fixed xorshift, so a failure reproduces. */
+static void fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		p[i] = (uint8_t)seed;
+	}
+}
+
+FERRY_TEST(crc32c_append_page_joins_like_one_pass)
+{
+	uint8_t *buf = malloc(5 * 4096 + 1);
+	fill_random(buf, 5 * 4096 + 1, 99);
+	const size_t heads[] = {0, 1, 7, 4096, 12289};
+	for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+		uint32_t head = ferry__crc32c_table(0, buf, heads[h]);
+		const uint8_t *page = buf + heads[h];
+		EXPECT_EQ_INT(ferry_crc32c_append_page(head, ferry__crc32c_table(0, page, 4096)),
+			      ferry__crc32c_table(0, buf, heads[h] + 4096));
+	}
+	/* Joining page by page from 0 gives the whole span's CRC. */
+	uint32_t joined = 0, crcs[5];
+	ferry_crc32c_pages(buf, 5, crcs);
+	for (int i = 0; i < 5; i++)
+		joined = ferry_crc32c_append_page(joined, crcs[i]);
+	EXPECT_EQ_INT(joined, ferry__crc32c_table(0, buf, 5 * 4096));
+	free(buf);
+}
+
+FERRY_TEST(crc32c_pages_match_each_page_for_every_count)
+{
+	const size_t max = 8;
+	uint8_t *buf = aligned_alloc(4096, max * 4096);
+	fill_random(buf, max * 4096, 7);
+	for (size_t n = 0; n <= max; n++) { /* the three-page lanes and the rest */
+		uint32_t out[8] = {0};
+		ferry_crc32c_pages(buf, n, out);
+		for (size_t i = 0; i < n; i++)
+			EXPECT_EQ_INT(out[i], ferry__crc32c_table(0, buf + i * 4096, 4096));
+	}
+	free(buf);
+}

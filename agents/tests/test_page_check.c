@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "page_check.h"
 #include "test.h"
 
@@ -75,4 +76,26 @@ FERRY_TEST(page_check_misplaced_and_blank_pages)
 	ferry_page_fill(m + 5 * FERRY_PAGE_BYTES, 5, 1, 42);
 	EXPECT_EQ_INT(ferry_memory_verify(m + 4 * FERRY_PAGE_BYTES, 4, 4, &bad, &f), 0);
 	free(m);
+}
+
+/* Given the page's whole CRC (as the destination takes it on arrival), the same verdict as
+ * reading the page: for a good page and every fault. */
+FERRY_TEST(page_verify_crc_agrees_with_page_verify)
+{
+	uint8_t *page = aligned_alloc(FERRY_PAGE_BYTES, FERRY_PAGE_BYTES);
+	const size_t flips[] = {0, 100, FERRY_PAGE_PAYLOAD_BYTES, FERRY_PAGE_PAYLOAD_BYTES + 8,
+				FERRY_PAGE_PAYLOAD_BYTES + 16, FERRY_PAGE_BYTES - 1};
+	for (int variant = -1; variant < (int)(sizeof flips / sizeof flips[0]); variant++) {
+		ferry_page_fill(page, 42, 3, 11);
+		if (variant >= 0)
+			page[flips[variant]] ^= 0x20;
+		uint32_t crc = ferry_crc32c(0, page, FERRY_PAGE_BYTES);
+		EXPECT_EQ_INT(ferry_page_verify_crc(page, 42, crc), ferry_page_verify(page, 42));
+		EXPECT_EQ_INT(ferry_page_verify_crc(page, 43, crc), ferry_page_verify(page, 43));
+	}
+	ferry_page_fill(page, 42, 3, 11);
+	EXPECT_EQ_INT(ferry_crc32c(0, page, FERRY_PAGE_BYTES), FERRY_PAGE_CRC_RESIDUE);
+	memset(page, 0, FERRY_PAGE_BYTES); /* a zero page: no magic */
+	EXPECT_EQ_INT(ferry_page_verify_crc(page, 0, ferry_crc32c(0, page, FERRY_PAGE_BYTES)), FERRY_PAGE_BAD_MAGIC);
+	free(page);
 }

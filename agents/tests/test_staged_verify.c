@@ -1,11 +1,13 @@
 /* Staged verification: the round check (passed pages are
  * unmarked, a failed one must arrive again, every page must arrive once) and the workload's check
  * of the marked pages only. */
+#include "crc32c.h"
 #include "page_check.h"
 #include "staged_verify.h"
 #include "test.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,5 +137,100 @@ FERRY_TEST(staged_check_marked_finds_a_bad_marked_page_and_ignores_bits_past_ram
 	ferry_page_fill(ram + 34 * FERRY_PAGE_BYTES, 34, 1, 7);
 	EXPECT_EQ_INT(ferry_staged_check_marked(ram, NPAGES, bits, &checked, &bad, &f), 0);
 	EXPECT_EQ_U64(checked, 1);
+	free(ram);
+}
+
+/* A run landing as the destination lands it: with each page's CRC taken on arrival. */
+static uint64_t land_run(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first, uint64_t count)
+{
+	uint32_t crcs[NPAGES];
+	ferry_crc32c_pages(ram + first * FERRY_PAGE_BYTES, count, crcs);
+	return ferry_staged_verify_landed(s, ram, first, count, crcs);
+}
+
+/* Round 0 checked as it lands: intact pages are only seen, the round's check has nothing left
+ * to read but counts them; a torn one stays marked, becomes suspect, and must arrive again. */
+FERRY_TEST(staged_landed_pages_are_checked_on_arrival_and_a_torn_one_is_rechecked)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ram[77 * FERRY_PAGE_BYTES + 9] ^= 0x04; /* torn by a vCPU write on the source */
+	EXPECT_EQ_U64(land_run(&s, ram, 0, 70), 0);
+	EXPECT_EQ_U64(land_run(&s, ram, 70, NPAGES - 70), 1);
+	EXPECT_EQ_U64(count_marked(s.written), 1);
+	EXPECT_EQ_INT(ferry_dirty_words_test(s.written, 77), 1);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.checked, NPAGES); /* NPAGES - 1 on arrival, page 77 again here */
+	EXPECT_EQ_U64(c.deferred, 1);
+	EXPECT_EQ_INT(ferry_dirty_words_test(s.suspect, 77), 1);
+	/* Round 1 brings it again, intact, checked on arrival too: a suspect is still marked so the
+	 * round's check sees that it arrived. */
+	ferry_page_fill(ram + 77 * FERRY_PAGE_BYTES, 77, 2, 7);
+	EXPECT_EQ_U64(land_run(&s, ram, 77, 1), 1);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.resent, 1);
+	EXPECT_EQ_U64(c.deferred, 0);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), 0); /* every page seen */
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* A page torn in round 0 and never sent again fails the next round, as with the round check. */
+FERRY_TEST(staged_landed_torn_page_that_does_not_arrive_again_fails)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ram[199 * FERRY_PAGE_BYTES + 4090] ^= 0x01; /* the trailer of the last page */
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 1);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	ferry_staged_verify_mark(&s, 3, 1);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), -EBADMSG);
+	EXPECT_EQ_U64(c.bad_page, 199);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+struct landing {
+	struct ferry_staged_verify *s;
+	const uint8_t *ram;
+	uint64_t first, count;
+};
+
+static void *land(void *arg)
+{
+	struct landing *l = arg;
+	for (uint64_t p = l->first; p < l->first + l->count; p += 3) /* runs of 3 pages, interleaved words */
+		ferry_staged_verify_landed(l->s, l->ram, p, p + 3 <= l->first + l->count ? 3 : l->first + l->count - p, NULL);
+	return NULL;
+}
+
+/* Receivers land disjoint runs that share bitmap words at once: nothing is lost. */
+FERRY_TEST(staged_landed_from_several_threads_sees_every_page)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ram[64 * FERRY_PAGE_BYTES] ^= 0x01;
+	ram[65 * FERRY_PAGE_BYTES] ^= 0x01;
+	struct landing a = {&s, ram, 0, 65}, b = {&s, ram, 65, NPAGES - 65};
+	pthread_t ta, tb;
+	EXPECT_EQ_INT(pthread_create(&ta, NULL, land, &a), 0);
+	EXPECT_EQ_INT(pthread_create(&tb, NULL, land, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	EXPECT_EQ_U64(count_marked(s.written), 2);
+	EXPECT_EQ_U64(count_marked(s.seen), NPAGES);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.checked, NPAGES);
+	EXPECT_EQ_U64(c.deferred, 2);
+	ferry_staged_verify_free(&s);
 	free(ram);
 }
