@@ -96,8 +96,10 @@ int ferry_sim_header_check(const uint8_t hdr[FERRY_SIM_HEADER_LEN], const struct
 	}
 	uint32_t version = get_u32(hdr + 8);
 	if (version != FERRY_SIM_STREAM_VERSION) {
-		ferry_errbuf_set(err, errlen, "stream version %u, this device reads version %u", version,
-				 FERRY_SIM_STREAM_VERSION);
+		/* v1 (no per-block CRCs) comes from an older ferry-simdevd: name it, the fix is an upgrade. */
+		ferry_errbuf_set(err, errlen, "stream version %u, this device reads version %u%s", version,
+				 FERRY_SIM_STREAM_VERSION,
+				 version == 1 ? " (version 1: an older ferry-simdevd, before per-block checksums)" : "");
 		return -EINVAL;
 	}
 	uint32_t crc = ferry_crc32c(0, hdr, 164);

@@ -382,7 +382,7 @@ FERRY_TEST(sim_stream_v2_refuses_bad_heads_end_crc_truncation_and_v1)
 
 	/* A version 1 stream (or any other) is refused by its version, with a valid header. */
 	struct bytes v1 = with_version(&good, 1);
-	expect_rejected(&v1, dst, "stream version 1, this device reads version 2");
+	expect_rejected(&v1, dst, "stream version 1, this device reads version 2 (version 1: an older ferry-simdevd");
 	free(v1.p);
 
 	/* The same stream re-sealed as version 2 still commits: the refusals above were the damage. */
