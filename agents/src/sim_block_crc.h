@@ -1,7 +1,7 @@
 /*
  * The sim device's per-block checksums: one CRC-32C per FERRY_SIM_BLOCK_SIZE block of a state,
  * kept up to date as the state changes, so that the CRC of the whole state (the stream's END
- * record) is a join of block CRCs (about 16384 table lookups for 64 MiB) instead of a pass over
+ * record) is a join of block CRCs (16384 table-driven joins for 64 MiB) instead of a pass over
  * every byte inside the downtime. The join is crc32c_combine with the block length's shift
  * operator turned into four 256-entry tables (the operator is linear over GF(2)).
  */
