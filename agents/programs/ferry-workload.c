@@ -5,6 +5,7 @@
  * destination that takes its guest RAM from the agent and runs only once that memory verified.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "page_check.h"
+#include "ram_populate.h"
 #include "workload.h"
 #include "workload_agent.h"
 #include "workload_control.h"
@@ -34,6 +36,22 @@ static void registration_of(const struct ferry_workload_options *opt, struct fer
 	reg->incoming = opt->incoming;
 	if (ferry_workload_options_launch(&opt->config, reg->launch, sizeof reg->launch))
 		reg->launch[0] = '\0'; /* cannot happen with FERRY_VM_LAUNCH_TEXT_MAX; report none rather than a part */
+}
+
+/* An incoming workload maps its memory while it waits for `start`: the agent fills the memfd
+ * through its own mapping, so each page's first touch here would be a page fault inside the
+ * downtime (the check at start of the final round's pages: microseconds per fault on a nested
+ * VM). One MADV_POPULATE_READ during pre-copy maps them all ahead; best effort. */
+struct prefault {
+	void *base;
+	size_t len;
+};
+
+static void *prefault_main(void *arg)
+{
+	const struct prefault *p = arg;
+	(void)ferry_ram_populate(p->base, p->len, false);
+	return NULL;
 }
 
 /* Creates the workload: fresh, fresh and registered, or incoming (registered, memory from the
@@ -65,8 +83,13 @@ static int start_workload(const struct ferry_workload_options *opt, int stop_fd,
 		return rc;
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming: waiting for memory and device state\" vm_id=%s agent=%s", reg.vm_id,
 		  opt->agent_socket);
+	struct prefault pf = {ferry_workload_base(*w), (size_t)ferry_workload_ram_bytes(*w)};
+	pthread_t pf_thread;
+	bool pf_started = pthread_create(&pf_thread, NULL, prefault_main, &pf) == 0;
 	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, opt->config.start_frozen, opt->verify_full,
 					      err, errlen);
+	if (pf_started)
+		pthread_join(pf_thread, NULL);
 	if (rc == 0) {
 		struct ferry_workload_stats s;
 		ferry_workload_stats(*w, &s);

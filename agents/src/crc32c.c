@@ -36,6 +36,8 @@ uint32_t ferry__crc32c_table(uint32_t crc, const void *buf, size_t n)
  * moves a CRC register past n zero bytes without reading them. */
 static uint32_t multmodp(uint32_t a, uint32_t b)
 {
+	if (!a) /* the zero polynomial; the loop below needs a set bit to end */
+		return 0;
 	uint32_t m = 1u << 31, p = 0;
 	for (;;) {
 		if (a & m) {
@@ -49,13 +51,28 @@ static uint32_t multmodp(uint32_t a, uint32_t b)
 	return p;
 }
 
-/* x^(8 * bytes) mod POLY, reflected: register value c after `bytes` zero bytes is multmodp(k, c). */
-static uint32_t zeros_operator(size_t bytes)
+uint32_t ferry_crc32c_shift_operator(uint64_t len)
 {
-	uint32_t k = 1u << 31; /* x^0 */
-	for (size_t i = 0; i < 8 * bytes; i++)
-		k = k & 1 ? (k >> 1) ^ POLY : k >> 1;
-	return k;
+	/* Square-and-multiply over the bits of len: x^(8 * 2^i) doubles by squaring. */
+	uint32_t op = 1u << 31, pow = 1u << 23; /* x^0; x^8 */
+	while (len) {
+		if (len & 1)
+			op = multmodp(pow, op);
+		len >>= 1;
+		if (len)
+			pow = multmodp(pow, pow);
+	}
+	return op;
+}
+
+uint32_t ferry_crc32c_shift(uint32_t op, uint32_t crc)
+{
+	return multmodp(op, crc);
+}
+
+uint32_t ferry_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	return multmodp(ferry_crc32c_shift_operator(len_b), crc_a) ^ crc_b;
 }
 
 #if defined(__x86_64__)
@@ -80,7 +97,7 @@ __attribute__((target("sse4.2"))) static uint64_t hw_serial(uint64_t c, const ui
 
 __attribute__((target("sse4.2"))) uint32_t ferry__crc32c_hw(uint32_t crc, const void *buf, size_t n)
 {
-	static uint32_t lane_shift; /* zeros_operator(HW_LANE); 0 until computed (it never is 0) */
+	static uint32_t lane_shift; /* ferry_crc32c_shift_operator(HW_LANE); 0 until computed (it never is 0) */
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;
 	/* Byte steps up to 8-byte alignment, then 8 bytes at a time; memcpy keeps the loads legal
@@ -92,7 +109,7 @@ __attribute__((target("sse4.2"))) uint32_t ferry__crc32c_hw(uint32_t crc, const 
 	if (n >= 3 * HW_LANE) {
 		uint32_t k = __atomic_load_n(&lane_shift, __ATOMIC_RELAXED);
 		if (!k) { /* a race only computes the same value twice */
-			k = zeros_operator(HW_LANE);
+			k = ferry_crc32c_shift_operator(HW_LANE);
 			__atomic_store_n(&lane_shift, k, __ATOMIC_RELAXED);
 		}
 		while (n >= 3 * HW_LANE) {
@@ -167,7 +184,7 @@ static int page_shift_ready;
 
 static void build_page_shift(void)
 {
-	uint32_t k = zeros_operator(4096);
+	uint32_t k = ferry_crc32c_shift_operator(4096);
 	for (unsigned t = 0; t < 4; t++)
 		for (uint32_t b = 0; b < 256; b++)
 			page_shift[t][b] = multmodp(k, b << (8 * t));

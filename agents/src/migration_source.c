@@ -386,7 +386,7 @@ static void *worker_main(void *arg)
 		goto fail;
 	frozen = true;
 	freeze_ns = ferry_realtime_ns();
-	int64_t t_devices = 0, t_harvest = 0, t_export = 0, t_sent = 0; /* cutover steps, for the log */
+	int64_t t_devices = 0, t_harvest = 0, t_export = 0, t_acked = 0, t_stopped = 0; /* cutover steps, for the log */
 	rc = ferry_mig_devices_cutover(&s->devices, err, sizeof err);
 	t_devices = ferry_realtime_ns();
 	if (rc) {
@@ -420,13 +420,15 @@ static void *worker_main(void *arg)
 	if (rc)
 		goto fail;
 	s->ram_bytes_sent += st.payload_bytes;
+	/* The final round ends at its ROUND_ACKs: from here the destination resumes and starts. */
+	t_acked = ferry_realtime_ns();
 	/* Every device stream ended in the final round: the saving sessions end (STOP_COPY -> STOP). */
 	if (m->devices && (rc = ferry_mig_device_set_stop(&m->devices->set, err, sizeof err)) < 0) {
 		code = FERRY__V1__ERROR_CODE__ERROR_CODE_DEVICE;
 		goto fail;
 	}
+	t_stopped = ferry_realtime_ns();
 	ferry_migration_fire(m, FERRY_MIG_EV_FINAL_SENT, 0, NULL);
-	t_sent = ferry_realtime_ns();
 	rc = await_confirm(s, &start_ns, &code, err, sizeof err);
 	if (rc)
 		goto fail;
@@ -437,12 +439,15 @@ static void *worker_main(void *arg)
 			  m->id, err);
 	uint64_t downtime_us = start_ns > freeze_ns ? (uint64_t)(start_ns - freeze_ns) / 1000 : 0;
 	/* Where the downtime went: devices to STOP_COPY, last harvest, vCPU export, final round
-	 * (pages + stop-copy device state + acks), then the destination until its vCPUs started. */
+	 * (pages + stop-copy device state, until acknowledged), then the destination until its vCPUs
+	 * started (device resume, memory check, start). The source's devices leaving STOP_COPY
+	 * (device_stop_ms) runs meanwhile, beside the destination's part, and is logged apart. */
 	ferry_log(FERRY_LOG_INFO,
 		  "msg=\"cutover timing\" migration_id=%s final_pages=%llu devices_ms=%.1f harvest_ms=%.1f export_ms=%.1f "
-		  "final_round_ms=%.1f destination_start_ms=%.1f",
+		  "final_round_ms=%.1f destination_start_ms=%.1f device_stop_ms=%.1f",
 		  m->id, (unsigned long long)st.pages, (t_devices - freeze_ns) / 1e6, (t_harvest - t_devices) / 1e6,
-		  (t_export - t_harvest) / 1e6, (t_sent - t_export) / 1e6, (start_ns - t_sent) / 1e6);
+		  (t_export - t_harvest) / 1e6, (t_acked - t_export) / 1e6, (start_ns - t_acked) / 1e6,
+		  (t_stopped - t_acked) / 1e6);
 	ferry_log(FERRY_LOG_INFO, "msg=\"migration completed\" migration_id=%s vm_id=%s rounds=%u downtime_us=%llu "
 		  "ram_bytes_sent=%llu", m->id, m->vm_id, round + 1, (unsigned long long)downtime_us,
 		  (unsigned long long)s->ram_bytes_sent);

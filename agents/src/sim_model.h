@@ -20,7 +20,8 @@
  *   generation + 1, checksum), like a NIC writing well-formed packets into its receive buffers.
  * - Saving: a PRE_COPY read returns -ENOMSG when nothing is pending right now; STOP_COPY ends the
  *   stream with a 0-byte read. Resuming: the stream (sim_stream.h) is checked as it arrives and
- *   replaces the live state only at RESUMING -> STOP, when it is complete and verified.
+ *   replaces the live state only at RESUMING -> STOP, when it is complete and verified: swapped
+ *   in, the replaced state retired until the host frees it (ferry_sim_model_free_retired).
  * - Saving-layout handshake: a device with saving_layout_regions != 0 refuses (-EBUSY, nothing
  *   changed) any request whose path enters a saving state until complete_saving_layout(regions)
  *   succeeded; the handshake is undone whenever a request ends in RUNNING, and by reset.
@@ -123,6 +124,14 @@ int ferry_sim_model_dma_log_stop(struct ferry_sim_model *m);
 
 /* VFIO_DEVICE_RESET: RUNNING, sessions dead, handshake undone, an unfinished resume discarded. */
 void ferry_sim_model_reset(struct ferry_sim_model *m);
+
+/* A committed resume swaps the received state in and retires the replaced one instead of freeing
+ * it there (freeing 64 MiB is page-table work inside the downtime): the host frees it when idle. */
+bool ferry_sim_model_has_retired(const struct ferry_sim_model *m);
+void ferry_sim_model_free_retired(struct ferry_sim_model *m);
+
+/* The live per-block CRCs of the state (sim_block_crc.h), for tests. */
+const uint32_t *ferry_sim_model_block_crcs(const struct ferry_sim_model *m);
 
 /* The live internal state (state_bytes long), for checks and round-trip tests. */
 const uint8_t *ferry_sim_model_state_bytes(const struct ferry_sim_model *m);

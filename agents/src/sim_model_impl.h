@@ -12,6 +12,8 @@ struct ferry_sim_model {
 	struct ferry_sim_identity id;
 	uint32_t state;
 	uint8_t *bytes; /* the device's internal state */
+	struct ferry_sim_block_crc crcs; /* bytes' per-block CRCs, kept live as bytes change */
+	uint8_t *retired; /* the state a committed resume replaced, until the host frees it */
 	char error[160];
 
 	/* data sessions: at most one is live; ids are never reused, so a dead one is recognised */

@@ -45,6 +45,7 @@ static void change_state(struct ferry_sim_model *m, uint64_t updates)
 			uint64_t v = ferry__sim_rand(m);
 			memcpy(m->bytes + off + w, &v, (size_t)(len - w < 8 ? len - w : 8));
 		}
+		ferry_sim_block_crc_update(&m->crcs, m->bytes, off, len);
 		if (m->session && m->saving)
 			ferry_sim_saver_note_change(&m->saver, off, len);
 	}

@@ -45,6 +45,7 @@ struct ferry_sim_server {
 	struct ferry_sim_server_device devices[FERRY_MAX_DEVICES];
 	struct ferry_sim_server_client clients[FERRY_SIM_MAX_CLIENTS];
 	uint64_t last_ns;
+	uint64_t last_request_ns; /* when a client last asked anything: retired states wait for quiet */
 	uint8_t *buf; /* one request/response payload */
 	dev_t socket_dev; /* identity of the socket file we bound, to notice it being removed */
 	ino_t socket_ino;

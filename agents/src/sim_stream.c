@@ -96,8 +96,10 @@ int ferry_sim_header_check(const uint8_t hdr[FERRY_SIM_HEADER_LEN], const struct
 	}
 	uint32_t version = get_u32(hdr + 8);
 	if (version != FERRY_SIM_STREAM_VERSION) {
-		ferry_errbuf_set(err, errlen, "stream version %u, this device reads version %u", version,
-				 FERRY_SIM_STREAM_VERSION);
+		/* v1 (no per-block CRCs) comes from an older ferry-simdevd: name it, the fix is an upgrade. */
+		ferry_errbuf_set(err, errlen, "stream version %u, this device reads version %u%s", version,
+				 FERRY_SIM_STREAM_VERSION,
+				 version == 1 ? " (version 1: an older ferry-simdevd, before per-block checksums)" : "");
 		return -EINVAL;
 	}
 	uint32_t crc = ferry_crc32c(0, hdr, 164);
@@ -182,11 +184,20 @@ static uint64_t first_set(const uint64_t *bm, uint64_t bits)
 	return bits;
 }
 
-static void stage_block(struct ferry_sim_saver *s, const uint8_t *state, uint64_t b, bool initial)
+/* Writes a record head {tag, index, crc, crc of those 12 bytes} at out. */
+static void put_record_head(uint8_t *out, uint32_t tag, uint32_t index, uint32_t crc)
+{
+	put_u32(out, tag);
+	put_u32(out + 4, index);
+	put_u32(out + 8, crc);
+	put_u32(out + 12, ferry_crc32c(0, out, 12));
+}
+
+static void stage_block(struct ferry_sim_saver *s, const uint8_t *state, const struct ferry_sim_block_crc *crcs,
+			uint64_t b, bool initial)
 {
 	uint64_t len = block_len(s->id.state_bytes, b);
-	put_u32(s->out, FERRY_SIM_TAG_BLOCK);
-	put_u32(s->out + 4, (uint32_t)b);
+	put_record_head(s->out, FERRY_SIM_TAG_BLOCK, (uint32_t)b, crcs->crc[b]);
 	memcpy(s->out + FERRY_SIM_RECORD_HEAD, state + b * FERRY_SIM_BLOCK_SIZE, len);
 	s->out_len = FERRY_SIM_RECORD_HEAD + len;
 	s->out_pos = 0;
@@ -194,7 +205,8 @@ static void stage_block(struct ferry_sim_saver *s, const uint8_t *state, uint64_
 }
 
 /* Stages the next piece of the stream; false if there is nothing to stage. */
-static bool stage_next(struct ferry_sim_saver *s, const uint8_t *state, bool final)
+static bool stage_next(struct ferry_sim_saver *s, const uint8_t *state, const struct ferry_sim_block_crc *crcs,
+		       bool final)
 {
 	if (!s->header_sent) {
 		ferry_sim_header_encode(&s->id, s->out);
@@ -208,22 +220,20 @@ static bool stage_next(struct ferry_sim_saver *s, const uint8_t *state, bool fin
 		uint64_t b = first_set(s->initial, s->n_blocks);
 		bit_clear(s->initial, b);
 		s->n_initial--;
-		stage_block(s, state, b, true);
+		stage_block(s, state, crcs, b, true);
 		return true;
 	}
 	if (s->n_dirty) {
 		uint64_t b = first_set(s->dirty, s->n_blocks);
 		bit_clear(s->dirty, b);
 		s->n_dirty--;
-		stage_block(s, state, b, false);
+		stage_block(s, state, crcs, b, false);
 		return true;
 	}
 	if (final && !s->end_sent) {
-		put_u32(s->out, FERRY_SIM_TAG_END);
-		put_u32(s->out + 4, (uint32_t)s->n_blocks);
-		put_u32(s->out + 8, ferry_crc32c(0, state, (size_t)s->id.state_bytes));
-		put_u32(s->out + 12, 0);
-		s->out_len = FERRY_SIM_RECORD_HEAD + FERRY_SIM_END_BODY;
+		/* Joined from the live block CRCs: no pass over the state while it is frozen. */
+		put_record_head(s->out, FERRY_SIM_TAG_END, (uint32_t)s->n_blocks, ferry_sim_block_crc_whole(crcs));
+		s->out_len = FERRY_SIM_RECORD_HEAD;
 		s->out_pos = 0;
 		s->out_initial = false;
 		s->end_sent = true;
@@ -232,12 +242,13 @@ static bool stage_next(struct ferry_sim_saver *s, const uint8_t *state, bool fin
 	return false;
 }
 
-size_t ferry_sim_saver_read(struct ferry_sim_saver *s, const uint8_t *state, bool final, void *buf, size_t len)
+size_t ferry_sim_saver_read(struct ferry_sim_saver *s, const uint8_t *state, const struct ferry_sim_block_crc *crcs,
+			    bool final, void *buf, size_t len)
 {
 	uint8_t *dst = buf;
 	size_t done = 0;
 	while (done < len) {
-		if (s->out_pos == s->out_len && !stage_next(s, state, final))
+		if (s->out_pos == s->out_len && !stage_next(s, state, crcs, final))
 			break;
 		size_t n = s->out_len - s->out_pos;
 		if (n > len - done)
@@ -273,14 +284,14 @@ uint64_t ferry_sim_saver_dirty_bytes(const struct ferry_sim_saver *s)
 
 uint64_t ferry_sim_saver_remaining_bytes(const struct ferry_sim_saver *s)
 {
-	uint64_t end = s->end_sent ? 0 : FERRY_SIM_RECORD_HEAD + FERRY_SIM_END_BODY;
+	uint64_t end = s->end_sent ? 0 : FERRY_SIM_RECORD_HEAD;
 	return ferry_sim_saver_initial_bytes(s) + ferry_sim_saver_dirty_bytes(s) + end;
 }
 
 uint64_t ferry_sim_stream_full_bytes(uint64_t state_bytes)
 {
 	return FERRY_SIM_HEADER_LEN + ferry_sim_blocks(state_bytes) * FERRY_SIM_RECORD_HEAD + state_bytes +
-	       FERRY_SIM_RECORD_HEAD + FERRY_SIM_END_BODY;
+	       FERRY_SIM_RECORD_HEAD;
 }
 
 /* ---- resuming ---- */
@@ -292,7 +303,7 @@ int ferry_sim_resumer_init(struct ferry_sim_resumer *r, const struct ferry_sim_i
 	r->n_blocks = ferry_sim_blocks(local->state_bytes);
 	r->staging = calloc(1, (size_t)local->state_bytes + 1);
 	r->received = bitmap_alloc(r->n_blocks);
-	if (!r->staging || !r->received) {
+	if (!r->staging || !r->received || ferry_sim_block_crc_init(&r->crcs, local->state_bytes) < 0) {
 		ferry_sim_resumer_free(r);
 		return -ENOMEM;
 	}
@@ -304,6 +315,7 @@ void ferry_sim_resumer_free(struct ferry_sim_resumer *r)
 {
 	free(r->staging);
 	free(r->received);
+	ferry_sim_block_crc_free(&r->crcs);
 	r->staging = NULL;
 	r->received = NULL;
 }
@@ -332,15 +344,33 @@ static bool gather(struct ferry_sim_resumer *r, const uint8_t **p, size_t *left,
 	return r->have == want;
 }
 
+static int on_end(struct ferry_sim_resumer *r, uint32_t want)
+{
+	if (r->n_received != r->n_blocks)
+		return resume_fail(r, "stream ended after %llu of %llu blocks", (unsigned long long)r->n_received,
+				   (unsigned long long)r->n_blocks);
+	/* Every block was checked against its own CRC on arrival: joining those is the whole check. */
+	uint32_t got = ferry_sim_block_crc_whole(&r->crcs);
+	if (want != got)
+		return resume_fail(r, "state checksum 0x%08x, the source sent 0x%08x", got, want);
+	r->phase = FERRY_SIM_RESUME_DONE;
+	return 0;
+}
+
 static int on_record_head(struct ferry_sim_resumer *r)
 {
-	uint32_t tag = get_u32(r->buf), index = get_u32(r->buf + 4);
+	uint32_t tag = get_u32(r->buf), index = get_u32(r->buf + 4), crc = get_u32(r->buf + 8);
 	r->have = 0;
+	if (get_u32(r->buf + 12) != ferry_crc32c(0, r->buf, 12))
+		return resume_fail(r, "record head (tag %u, index %u) is corrupt: its checksum does not match", tag,
+				   index);
 	if (tag == FERRY_SIM_TAG_BLOCK) {
 		if (index >= r->n_blocks)
 			return resume_fail(r, "block %u is outside the state's %llu blocks", index,
 					   (unsigned long long)r->n_blocks);
 		r->index = index;
+		r->want_crc = crc;
+		r->body_crc = 0;
 		r->body_have = 0;
 		r->phase = FERRY_SIM_RESUME_BLOCK_BODY;
 		return 0;
@@ -349,24 +379,9 @@ static int on_record_head(struct ferry_sim_resumer *r)
 		if (index != r->n_blocks)
 			return resume_fail(r, "END record counts %u blocks, the state has %llu", index,
 					   (unsigned long long)r->n_blocks);
-		r->phase = FERRY_SIM_RESUME_END_BODY;
-		return 0;
+		return on_end(r, crc);
 	}
 	return resume_fail(r, "unknown record tag %u", tag);
-}
-
-static int on_end_body(struct ferry_sim_resumer *r)
-{
-	if (r->n_received != r->n_blocks)
-		return resume_fail(r, "stream ended after %llu of %llu blocks", (unsigned long long)r->n_received,
-				   (unsigned long long)r->n_blocks);
-	uint32_t want = get_u32(r->buf), got = ferry_crc32c(0, r->staging, (size_t)r->local.state_bytes);
-	if (get_u32(r->buf + 4) != 0)
-		return resume_fail(r, "END record has non-zero reserved bits");
-	if (want != got)
-		return resume_fail(r, "state checksum 0x%08x, the source sent 0x%08x", got, want);
-	r->phase = FERRY_SIM_RESUME_DONE;
-	return 0;
 }
 
 int ferry_sim_resumer_feed(struct ferry_sim_resumer *r, const void *data, size_t len)
@@ -396,11 +411,18 @@ int ferry_sim_resumer_feed(struct ferry_sim_resumer *r, const void *data, size_t
 			size_t n = (size_t)(blen - r->body_have);
 			if (n > left)
 				n = left;
-			memcpy(r->staging + (uint64_t)r->index * FERRY_SIM_BLOCK_SIZE + r->body_have, p, n);
+			uint8_t *dst = r->staging + (uint64_t)r->index * FERRY_SIM_BLOCK_SIZE + r->body_have;
+			memcpy(dst, p, n);
+			r->body_crc = ferry_crc32c(r->body_crc, dst, n);
 			r->body_have += n;
 			p += n;
 			left -= n;
 			if (r->body_have == blen) {
+				/* Refused in the write that completes it, as a driver rejects bad data. */
+				if (r->body_crc != r->want_crc)
+					return resume_fail(r, "block %u checksum 0x%08x, its record head says 0x%08x", r->index,
+							   r->body_crc, r->want_crc);
+				r->crcs.crc[r->index] = r->body_crc;
 				if (!bit_test(r->received, r->index)) {
 					bit_set(r->received, r->index);
 					r->n_received++;
@@ -409,12 +431,6 @@ int ferry_sim_resumer_feed(struct ferry_sim_resumer *r, const void *data, size_t
 			}
 			break;
 		}
-		case FERRY_SIM_RESUME_END_BODY:
-			if (gather(r, &p, &left, FERRY_SIM_END_BODY)) {
-				r->have = 0;
-				rc = on_end_body(r);
-			}
-			break;
 		case FERRY_SIM_RESUME_DONE:
 			return resume_fail(r, "%zu bytes after the END record", left);
 		case FERRY_SIM_RESUME_FAILED:

@@ -17,12 +17,21 @@
  *    32  char migration_version[128] (NUL-padded)
  *   160  u32  flags  0 (reserved)
  *   164  u32  crc32c of bytes 0..163
- *   then records, each {u32 tag, u32 index}:
- *     tag 1 BLOCK: index = block number, then that block's bytes (block_size, the last block of the
- *                  state may be shorter). A block may come several times (pre-copy re-sends dirty
- *                  blocks); the last copy wins.
- *     tag 2 END:   index = number of blocks, then u32 crc32c of the whole final state, u32 0.
- *                  Only a STOP_COPY stream ends; nothing may follow END.
+ *   then records, each with a FERRY_SIM_RECORD_HEAD = 16-byte head
+ *     0  u32  tag
+ *     4  u32  index
+ *     8  u32  crc  (per tag, below)
+ *    12  u32  crc32c of head bytes 0..11 (a corrupt tag or index is caught before it is used)
+ *     tag 1 BLOCK: index = block number, crc = crc32c of the block's bytes, which follow (block_size,
+ *                  the last block of the state may be shorter). Checked as the block is written:
+ *                  a bad block fails that write. A block may come several times (pre-copy re-sends
+ *                  dirty blocks); the last copy wins.
+ *     tag 2 END:   index = number of blocks, crc = crc32c of the whole final state; no body. The
+ *                  device keeps per-block CRCs (sim_block_crc.h), so both ends join block CRCs
+ *                  rather than read the whole state inside the downtime. Only a STOP_COPY stream
+ *                  ends; nothing may follow END.
+ *
+ * Version 1 (8-byte record heads, no block CRCs, an 8-byte END body) is refused by its version.
  */
 #ifndef FERRY_SIM_STREAM_H
 #define FERRY_SIM_STREAM_H
@@ -31,11 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim_block_crc.h"
+
 #define FERRY_SIM_STREAM_MAGIC UINT64_C(0x4d49535952524546) /* "FERRYSIM" read as LE bytes */
-#define FERRY_SIM_STREAM_VERSION 1u
+#define FERRY_SIM_STREAM_VERSION 2u
 #define FERRY_SIM_HEADER_LEN 168u
-#define FERRY_SIM_RECORD_HEAD 8u
-#define FERRY_SIM_END_BODY 8u
+#define FERRY_SIM_RECORD_HEAD 16u
 #define FERRY_SIM_BLOCK_SIZE 4096u
 #define FERRY_SIM_TAG_BLOCK 1u
 #define FERRY_SIM_TAG_END 2u
@@ -82,8 +92,10 @@ void ferry_sim_saver_free(struct ferry_sim_saver *s);
 void ferry_sim_saver_note_change(struct ferry_sim_saver *s, uint64_t off, uint64_t len);
 
 /* Copies up to `len` stream bytes into buf; `final` = the state is frozen (STOP_COPY), so the
- * stream may end. Returns the bytes copied: 0 means nothing now (not final) or end of stream. */
-size_t ferry_sim_saver_read(struct ferry_sim_saver *s, const uint8_t *state, bool final, void *buf, size_t len);
+ * stream may end. `crcs` are state's live per-block CRCs (they go into the record heads and END).
+ * Returns the bytes copied: 0 means nothing now (not final) or end of stream. */
+size_t ferry_sim_saver_read(struct ferry_sim_saver *s, const uint8_t *state, const struct ferry_sim_block_crc *crcs,
+			    bool final, void *buf, size_t len);
 
 /* Bytes still to come from the initial pass, and from dirty re-sends (precopy info). */
 uint64_t ferry_sim_saver_initial_bytes(const struct ferry_sim_saver *s);
@@ -100,7 +112,6 @@ enum ferry_sim_resume_phase {
 	FERRY_SIM_RESUME_HEADER,
 	FERRY_SIM_RESUME_RECORD_HEAD,
 	FERRY_SIM_RESUME_BLOCK_BODY,
-	FERRY_SIM_RESUME_END_BODY,
 	FERRY_SIM_RESUME_DONE,
 	FERRY_SIM_RESUME_FAILED,
 };
@@ -109,12 +120,15 @@ struct ferry_sim_resumer {
 	struct ferry_sim_identity local;
 	uint64_t n_blocks;
 	uint8_t *staging;   /* the incoming state; the live state is only replaced at commit */
+	struct ferry_sim_block_crc crcs; /* staging's per-block CRCs, each checked on arrival */
 	uint64_t *received; /* blocks seen at least once */
 	uint64_t n_received;
 	enum ferry_sim_resume_phase phase;
-	uint8_t buf[FERRY_SIM_HEADER_LEN]; /* partial header, record head or END body */
+	uint8_t buf[FERRY_SIM_HEADER_LEN]; /* partial header or record head */
 	size_t have;
 	uint32_t index;    /* block being received */
+	uint32_t want_crc; /* its CRC as the record head gave it */
+	uint32_t body_crc; /* CRC of the bytes of it received so far */
 	size_t body_have;  /* bytes of that block received */
 	int rc;            /* the error once FAILED */
 	char error[160];
@@ -124,12 +138,14 @@ struct ferry_sim_resumer {
 int ferry_sim_resumer_init(struct ferry_sim_resumer *r, const struct ferry_sim_identity *local);
 void ferry_sim_resumer_free(struct ferry_sim_resumer *r);
 
-/* Consumes stream bytes in any segmentation. 0, or -EINVAL (r->error says why); once failed it
- * stays failed. */
+/* Consumes stream bytes in any segmentation. 0, or -EINVAL (r->error says why: a corrupt header
+ * or record head, a block whose CRC does not match its head, an END that does not match); once
+ * failed it stays failed. */
 int ferry_sim_resumer_feed(struct ferry_sim_resumer *r, const void *data, size_t len);
 
 /* The stream is complete and verified: END arrived, every block arrived, the checksum matches.
- * Then r->staging holds the new state. 0 or -EINVAL (r->error says why). */
+ * Then r->staging holds the new state and r->crcs its block CRCs. 0 or -EINVAL (r->error says
+ * why). */
 int ferry_sim_resumer_finish(struct ferry_sim_resumer *r);
 
 #endif

@@ -184,3 +184,51 @@ FERRY_TEST(crc32c_pages_match_each_page_for_every_count)
 	}
 	free(buf);
 }
+
+/* combine(crc(A), crc(B), |B|) == crc(AB) for every split of a buffer, including empty A or B,
+ * lengths that are not multiples of 8, and lengths past the 3-lane threshold. */
+FERRY_TEST(crc32c_combine_equals_crc_of_the_concatenation)
+{
+	const size_t total = 3 * 3 * 4096 + 77;
+	uint8_t *buf = random_bytes(total, 21);
+	EXPECT(buf != NULL);
+	if (!buf)
+		return;
+	int mismatches = 0, checked = 0;
+	for (size_t len = 0; len <= total; len += len < 300 ? 1 : 997) {
+		uint32_t whole = ferry__crc32c_table(0, buf, len);
+		for (size_t cut = 0; cut <= len; cut += cut < 40 || len - cut < 40 ? 1 : 131) {
+			uint32_t a = ferry_crc32c(0, buf, cut), b = ferry_crc32c(0, buf + cut, len - cut);
+			if (ferry_crc32c_combine(a, b, len - cut) != whole)
+				mismatches++;
+			checked++;
+		}
+	}
+	EXPECT(checked > 10000);
+	EXPECT_EQ_INT(mismatches, 0);
+	/* Joining with an empty B leaves A as it was; the pieces equal the one-call form. */
+	EXPECT_EQ_U64(ferry_crc32c_combine(0x12345678u, 0, 0), 0x12345678u);
+	EXPECT_EQ_U64(ferry_crc32c_shift(ferry_crc32c_shift_operator(4096), 0xcafef00du) ^ 0x1234u,
+		      ferry_crc32c_combine(0xcafef00du, 0x1234u, 4096));
+	/* A wrong length gives a wrong result: the length is really used. */
+	uint32_t a = ferry_crc32c(0, buf, 100), b = ferry_crc32c(0, buf + 100, 50);
+	EXPECT(ferry_crc32c_combine(a, b, 51) != ferry_crc32c(0, buf, 150));
+	free(buf);
+}
+
+/* Combining many blocks left to right gives the CRC of the whole, as the sim device joins its
+ * per-block CRCs. */
+FERRY_TEST(crc32c_combine_chains_blocks)
+{
+	const size_t block = 4096, n = 37, tail = 123;
+	uint8_t *buf = random_bytes(n * block + tail, 5);
+	EXPECT(buf != NULL);
+	if (!buf)
+		return;
+	uint32_t c = ferry_crc32c(0, buf, block);
+	for (size_t i = 1; i < n; i++)
+		c = ferry_crc32c_combine(c, ferry_crc32c(0, buf + i * block, block), block);
+	c = ferry_crc32c_combine(c, ferry_crc32c(0, buf + n * block, tail), tail);
+	EXPECT_EQ_U64(c, ferry__crc32c_table(0, buf, n * block + tail));
+	free(buf);
+}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "crc32c.h"
 #include "sim_model.h"
 #include "sim_stream.h"
 
@@ -198,8 +199,8 @@ FERRY_TEST(sim_stream_destination_rejects_bad_streams_unchanged)
 	expect_rejected(&bad, dst, "magic");
 
 	memcpy(bad.p, good.p, good.n);
-	bad.p[8] = 2; /* version */
-	expect_rejected(&bad, dst, "version 2");
+	bad.p[8] = 3; /* a foreign version */
+	expect_rejected(&bad, dst, "version 3");
 
 	memcpy(bad.p, good.p, good.n);
 	bad.p[100] ^= 0x40; /* inside the header, caught by its checksum */
@@ -279,4 +280,120 @@ FERRY_TEST(sim_stream_running_state_is_deterministic_per_seed)
 	ferry_sim_model_destroy(a);
 	ferry_sim_model_destroy(b);
 	ferry_sim_model_destroy(c);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A copy of `good` with a header whose version is `version`, re-sealed with a valid checksum. */
+static struct bytes with_version(const struct bytes *good, uint32_t version)
+{
+	struct bytes b = {malloc(good->n), good->n};
+	memcpy(b.p, good->p, good->n);
+	put_le32(b.p + 8, version);
+	put_le32(b.p + 164, ferry_crc32c(0, b.p, 164));
+	return b;
+}
+
+FERRY_TEST(sim_stream_v2_record_heads_carry_block_crcs)
+{
+	struct ferry_sim_model *src = make_dev(21, 0);
+	struct bytes s = migrate(src);
+	/* Header, 6 blocks each with a 16-byte head, an END head: nothing else. */
+	EXPECT_EQ_U64(s.n, FERRY_SIM_HEADER_LEN + 6 * FERRY_SIM_RECORD_HEAD + STATE_BYTES + FERRY_SIM_RECORD_HEAD);
+	EXPECT_EQ_U64(get_le32(s.p + 8), 2);
+	const uint8_t *rec = s.p + FERRY_SIM_HEADER_LEN;
+	EXPECT_EQ_U64(get_le32(rec), FERRY_SIM_TAG_BLOCK);
+	EXPECT_EQ_U64(get_le32(rec + 4), 0);
+	EXPECT_EQ_U64(get_le32(rec + 8), ferry_crc32c(0, rec + FERRY_SIM_RECORD_HEAD, FERRY_SIM_BLOCK_SIZE));
+	EXPECT_EQ_U64(get_le32(rec + 12), ferry_crc32c(0, rec, 12));
+	const uint8_t *end = s.p + s.n - FERRY_SIM_RECORD_HEAD;
+	EXPECT_EQ_U64(get_le32(end), FERRY_SIM_TAG_END);
+	EXPECT_EQ_U64(get_le32(end + 4), 6);
+	EXPECT_EQ_U64(get_le32(end + 8), ferry_sim_model_state_crc(src)); /* joined == direct */
+	free(s.p);
+	ferry_sim_model_destroy(src);
+}
+
+FERRY_TEST(sim_stream_corrupt_block_fails_the_write_that_completes_it)
+{
+	struct ferry_sim_model *src = make_dev(22, 0), *dst = make_dev(23, 0);
+	struct bytes good = migrate(src);
+	size_t first_body = FERRY_SIM_HEADER_LEN + FERRY_SIM_RECORD_HEAD;
+	good.p[first_body + 10] ^= 1; /* a state byte of block 0 */
+	uint32_t before = ferry_sim_model_state_crc(dst);
+	uint64_t sess, s;
+	EXPECT_EQ_INT(ferry_sim_model_set_state(dst, FERRY_MIG_RESUMING, &sess), 0);
+	/* Everything before block 0's last byte is accepted; that write is refused. */
+	size_t end_of_block = first_body + FERRY_SIM_BLOCK_SIZE;
+	EXPECT_EQ_INT(ferry_sim_model_write(dst, sess, good.p, end_of_block - 1), (ssize_t)(end_of_block - 1));
+	EXPECT_EQ_INT(ferry_sim_model_write(dst, sess, good.p + end_of_block - 1, 1), -EINVAL);
+	EXPECT(strstr(ferry_sim_model_error(dst), "block 0 checksum") != NULL);
+	/* Once refused, the session stays refused and the commit fails, the state untouched. */
+	EXPECT_EQ_INT(ferry_sim_model_write(dst, sess, good.p + end_of_block, 16), -EINVAL);
+	EXPECT_EQ_INT(ferry_sim_model_set_state(dst, FERRY_MIG_STOP, &s), -EINVAL);
+	EXPECT_EQ_INT(ferry_sim_model_state(dst), FERRY_MIG_RESUMING);
+	EXPECT_EQ_INT(ferry_sim_model_state_crc(dst), before);
+	free(good.p);
+	ferry_sim_model_destroy(src);
+	ferry_sim_model_destroy(dst);
+}
+
+FERRY_TEST(sim_stream_v2_refuses_bad_heads_end_crc_truncation_and_v1)
+{
+	struct ferry_sim_model *src = make_dev(24, 4096), *dst = make_dev(25, 0);
+	struct bytes good = migrate(src), bad = {malloc(good.n), good.n};
+
+	/* A record head whose index was damaged: caught by the head's own checksum. */
+	memcpy(bad.p, good.p, good.n);
+	bad.p[FERRY_SIM_HEADER_LEN + 4] ^= 0x02;
+	expect_rejected(&bad, dst, "record head");
+
+	/* A consistent END head whose whole-state CRC is wrong. */
+	memcpy(bad.p, good.p, good.n);
+	uint8_t *end = bad.p + bad.n - FERRY_SIM_RECORD_HEAD;
+	put_le32(end + 8, get_le32(end + 8) ^ 0x100);
+	put_le32(end + 12, ferry_crc32c(0, end, 12));
+	expect_rejected(&bad, dst, "state checksum");
+
+	/* END counting other than the state's blocks. */
+	memcpy(bad.p, good.p, good.n);
+	end = bad.p + bad.n - FERRY_SIM_RECORD_HEAD;
+	put_le32(end + 4, 7);
+	put_le32(end + 12, ferry_crc32c(0, end, 12));
+	expect_rejected(&bad, dst, "END record counts");
+
+	/* Truncated anywhere in the END head, or inside a block. */
+	struct bytes cut = {good.p, good.n - 1};
+	expect_rejected(&cut, dst, "incomplete");
+	cut.n = good.n - FERRY_SIM_RECORD_HEAD;
+	expect_rejected(&cut, dst, "incomplete");
+	cut.n = FERRY_SIM_HEADER_LEN + FERRY_SIM_RECORD_HEAD + 100;
+	expect_rejected(&cut, dst, "incomplete");
+	free(bad.p);
+
+	/* A version 1 stream (or any other) is refused by its version, with a valid header. */
+	struct bytes v1 = with_version(&good, 1);
+	expect_rejected(&v1, dst, "stream version 1, this device reads version 2 (version 1: an older ferry-simdevd");
+	free(v1.p);
+
+	/* The same stream re-sealed as version 2 still commits: the refusals above were the damage. */
+	struct bytes v2 = with_version(&good, 2);
+	uint64_t sess, s;
+	EXPECT_EQ_INT(ferry_sim_model_set_state(dst, FERRY_MIG_RESUMING, &sess), 0);
+	EXPECT_EQ_INT(feed(dst, sess, &v2, 333), 0);
+	EXPECT_EQ_INT(ferry_sim_model_set_state(dst, FERRY_MIG_STOP, &s), 0);
+	EXPECT_EQ_INT(ferry_sim_model_state_crc(dst), ferry_sim_model_state_crc(src));
+	free(v2.p);
+	free(good.p);
+	ferry_sim_model_destroy(src);
+	ferry_sim_model_destroy(dst);
 }
