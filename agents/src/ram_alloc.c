@@ -2,6 +2,7 @@
 #include "ram_alloc.h"
 
 #include "errbuf.h"
+#include "ram_populate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 static const char *const mode_names[] = {
 	[FERRY_RAM_ALLOC_OFF] = "off",
@@ -84,10 +81,11 @@ static void *populate_slice(void *arg)
 			break;
 		}
 		size_t n = s->len - off < FERRY_RAM_ALLOC_CHUNK ? (size_t)(s->len - off) : FERRY_RAM_ALLOC_CHUNK;
-		if (madvise(s->from + off, n, MADV_POPULATE_WRITE) == 0)
+		int rc = ferry_ram_populate(s->from + off, n, true);
+		if (rc == 0)
 			off += n;
-		else if (errno != EINTR)
-			s->rc = as_alloc_error(errno);
+		else
+			s->rc = as_alloc_error(-rc);
 	}
 	return NULL;
 }
