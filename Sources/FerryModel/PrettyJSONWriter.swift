@@ -30,6 +30,28 @@ public struct PrettyJSONWriter {
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: " "), UInt8(ascii: ":"), UInt8(ascii: " ")])
     }
 
+    /// One object member: `key` then its value.
+    public mutating func field(_ key: StaticString, _ value: String) {
+        self.key(key)
+        string(value)
+    }
+    public mutating func field(_ key: StaticString, _ value: some BinaryInteger) {
+        self.key(key)
+        integer(value)
+    }
+    public mutating func field(_ key: StaticString, _ value: Bool) {
+        self.key(key)
+        bool(value)
+    }
+    public mutating func field(_ key: StaticString, _ value: Double) {
+        self.key(key)
+        double(value)
+    }
+    public mutating func field(_ key: StaticString, _ value: Date) {
+        self.key(key)
+        date(value)
+    }
+
     /// Starts an array element; write its value next.
     public mutating func element() { nextItem() }
 
