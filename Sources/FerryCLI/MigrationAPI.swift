@@ -8,9 +8,7 @@ public struct MigrationList: Codable, Sendable, DeclaredJSONKeys, JSONReadable {
     public static func read(from r: inout JSONReader) throws(JSONReader.Mismatch) -> MigrationList {
         var migrations: [MigrationStatus]?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             if key == "migrations" { migrations = try r.array(of: MigrationStatus.self) } else { try r.skipValue() }
         }
         guard let migrations else { throw JSONReader.Mismatch() }

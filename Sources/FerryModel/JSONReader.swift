@@ -16,6 +16,9 @@ public struct JSONReader {
 
     private let bytes: [UInt8]
     private var index = 0
+    /// True right after a `{` or `[`: the next item has no `,` before it. Any item or closing
+    /// bracket read ends that, so nesting needs no stack.
+    private var atContainerStart = false
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -25,21 +28,26 @@ public struct JSONReader {
         guard index == bytes.count else { throw Mismatch() }
     }
 
-    public mutating func beginObject() throws(Mismatch) { try expect(UInt8(ascii: "{")) }
-    public mutating func beginArray() throws(Mismatch) { try expect(UInt8(ascii: "[")) }
+    public mutating func beginObject() throws(Mismatch) {
+        try expect(UInt8(ascii: "{"))
+        atContainerStart = true
+    }
+    public mutating func beginArray() throws(Mismatch) {
+        try expect(UInt8(ascii: "["))
+        atContainerStart = true
+    }
 
-    /// The next key of the object being read, or nil at its end (the `}` consumed). `first` is
-    /// true for the first call after `beginObject`.
-    public mutating func nextKey(first: Bool) throws(Mismatch) -> String? {
-        guard try nextItem(closing: UInt8(ascii: "}"), first: first) else { return nil }
+    /// The next key of the object being read, or nil at its end (the `}` consumed).
+    public mutating func nextKey() throws(Mismatch) -> String? {
+        guard try nextItem(closing: UInt8(ascii: "}")) else { return nil }
         let key = try string()
         try expect(UInt8(ascii: ":"))
         return key
     }
 
     /// True if another element follows in the array being read; false at its end (`]` consumed).
-    public mutating func nextElement(first: Bool) throws(Mismatch) -> Bool {
-        try nextItem(closing: UInt8(ascii: "]"), first: first)
+    public mutating func nextElement() throws(Mismatch) -> Bool {
+        try nextItem(closing: UInt8(ascii: "]"))
     }
 
     /// Consumes a `null` if one is next.
@@ -127,17 +135,13 @@ public struct JSONReader {
         guard index < bytes.count else { throw Mismatch() }
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            index += 1
-            var first = true
-            while try nextKey(first: first) != nil {
-                first = false
+            try beginObject()
+            while try nextKey() != nil {
                 try skipValue()
             }
         case UInt8(ascii: "["):
-            index += 1
-            var first = true
-            while try nextElement(first: first) {
-                first = false
+            try beginArray()
+            while try nextElement() {
                 try skipValue()
             }
         case UInt8(ascii: "\""): _ = try string()
@@ -206,9 +210,11 @@ public struct JSONReader {
         return value
     }
 
-    private mutating func nextItem(closing: UInt8, first: Bool) throws(Mismatch) -> Bool {
+    private mutating func nextItem(closing: UInt8) throws(Mismatch) -> Bool {
         skipWhitespace()
         guard index < bytes.count else { throw Mismatch() }
+        let first = atContainerStart
+        atContainerStart = false
         if bytes[index] == closing {
             index += 1
             return false

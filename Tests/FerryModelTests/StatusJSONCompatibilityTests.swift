@@ -196,9 +196,7 @@ import Testing
         static func read(from r: inout JSONReader) throws(JSONReader.Mismatch) -> List {
             try r.beginObject()
             var migrations: [MigrationStatus]?
-            var first = true
-            while let key = try r.nextKey(first: first) {
-                first = false
+            while let key = try r.nextKey() {
                 if key == "migrations" { migrations = try r.array(of: MigrationStatus.self) } else { try r.skipValue() }
             }
             guard let migrations else { throw JSONReader.Mismatch() }

@@ -24,9 +24,7 @@ extension MigrationStatus: JSONReadable {
         var pointOfNoReturnPassed: Bool?
         var eta: MigrationETA?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             switch key {
             case "id": id = try r.string()
             case "plan_id": planID = try r.string()
@@ -74,9 +72,7 @@ extension PhaseTime: JSONReadable {
         var phase: MigrationPhase?
         var at: Date?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             switch key {
             case "phase": phase = try MigrationPhase.read(from: &r)
             case "at": at = try r.date()
@@ -93,9 +89,7 @@ extension MigrationETA: JSONReadable {
         var seconds: Double?
         var note: String?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             switch key {
             case "seconds": seconds = r.null() ? nil : try r.double()
             case "note": note = try r.string()
@@ -122,9 +116,7 @@ extension MigrationProgress: JSONReadable {
         var devices: [DeviceProgress]?
         var updatedAt: Date?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             switch key {
             case "round": round = try r.integer()
             case "ram_bytes_sent": ramBytesSent = try r.integer()
@@ -159,9 +151,7 @@ extension MigrationProgress.DeviceProgress: JSONReadable {
         var pendingBytes: UInt64?
         var bytesSent: UInt64?
         try r.beginObject()
-        var first = true
-        while let key = try r.nextKey(first: first) {
-            first = false
+        while let key = try r.nextKey() {
             switch key {
             case "id": id = try r.string()
             case "state": state = try r.string()
@@ -180,9 +170,7 @@ extension JSONReader {
     public mutating func array<T: JSONReadable>(of _: T.Type) throws(Mismatch) -> [T] {
         try beginArray()
         var result: [T] = []
-        var first = true
-        while try nextElement(first: first) {
-            first = false
+        while try nextElement() {
             result.append(try T.read(from: &self))
         }
         return result
