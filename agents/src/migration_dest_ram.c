@@ -1,6 +1,7 @@
 /* The destination's guest-RAM step; see migration_dest_ram.h. */
 #include "migration_dest_ram.h"
 
+#include "inventory.h"
 #include "log.h"
 #include "test_hooks.h"
 
@@ -20,17 +21,11 @@ uint64_t ferry_dest_ram_deadline_ms(uint64_t ram_bytes)
 	       (rest * FERRY_DEST_RAM_MS_PER_GIB + GIB - 1) / GIB;
 }
 
+/* MemAvailable as the inventory reads it; UINT64_MAX (no limit known) when unreadable. */
 static uint64_t meminfo_available(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	uint64_t kib = UINT64_MAX;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib == UINT64_MAX ? UINT64_MAX : kib * 1024;
+	struct ferry_host_facts facts;
+	return ferry_host_facts_read(&facts) == 0 ? facts.free_memory_bytes : UINT64_MAX;
 }
 
 /* A cgroup value file ("max" or a number); UINT64_MAX when "max", unreadable, or v1's
