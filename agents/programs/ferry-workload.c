@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -43,14 +45,18 @@ static void registration_of(const struct ferry_workload_options *opt, struct fer
  * downtime (the check at start of the final round's pages: microseconds per fault on a nested
  * VM). One MADV_POPULATE_READ during pre-copy maps them all ahead; best effort. */
 struct prefault {
-	void *base;
+	uint8_t *base;
 	size_t len;
+	atomic_bool stop; /* set at start: joining must not wait for the rest inside the downtime */
 };
+
+#define PREFAULT_STEP ((size_t)64 << 20)
 
 static void *prefault_main(void *arg)
 {
-	const struct prefault *p = arg;
-	(void)ferry_ram_populate(p->base, p->len, false);
+	struct prefault *p = arg;
+	for (size_t off = 0; off < p->len && !atomic_load(&p->stop); off += PREFAULT_STEP)
+		(void)ferry_ram_populate(p->base + off, p->len - off < PREFAULT_STEP ? p->len - off : PREFAULT_STEP, false);
 	return NULL;
 }
 
@@ -83,13 +89,15 @@ static int start_workload(const struct ferry_workload_options *opt, int stop_fd,
 		return rc;
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming: waiting for memory and device state\" vm_id=%s agent=%s", reg.vm_id,
 		  opt->agent_socket);
-	struct prefault pf = {ferry_workload_base(*w), (size_t)ferry_workload_ram_bytes(*w)};
+	struct prefault pf = {ferry_workload_base(*w), (size_t)ferry_workload_ram_bytes(*w), false};
 	pthread_t pf_thread;
 	bool pf_started = pthread_create(&pf_thread, NULL, prefault_main, &pf) == 0;
 	rc = ferry_workload_agent_await_start(*agent_fd, stop_fd, *w, opt->config.start_frozen, opt->verify_full,
 					      err, errlen);
-	if (pf_started)
+	if (pf_started) {
+		atomic_store(&pf.stop, true);
 		pthread_join(pf_thread, NULL);
+	}
 	if (rc == 0) {
 		struct ferry_workload_stats s;
 		ferry_workload_stats(*w, &s);
