@@ -1,6 +1,6 @@
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of page batches and device
-/// chunks (`payload_crc32c`). Table driven, one byte per step: the payloads are at most 16 MiB and
-/// the network, not this loop, is the bottleneck.
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of each page of a page batch
+/// (`page_crc32c`) and of each device chunk (`payload_crc32c`). Table driven, one byte per step:
+/// the payloads are at most 16 MiB and the network, not this loop, is the bottleneck.
 public struct CRC32C: Sendable, Equatable {
     /// The running value, before the final inversion.
     private var state: UInt32 = 0xFFFF_FFFF

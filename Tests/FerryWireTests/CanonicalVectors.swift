@@ -218,7 +218,7 @@ enum CanonicalVectors {
             return r
         }
         m.runs = [run(10, 2), run(100, 3, zero: true), run(65535, 1)]
-        m.payloadCrc32C = CRC32C.checksum(pageBatchPayload)
+        m.pageCrc32C = (0..<3).map { CRC32C.checksum(Array(pageBatchPayload[($0 * 4096)..<(($0 + 1) * 4096)])) }
         return m
     }
 

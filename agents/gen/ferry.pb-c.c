@@ -3595,27 +3595,28 @@ static const ProtobufCFieldDescriptor ferry__v1__page_batch__field_descriptors[4
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "payload_crc32c",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Ferry__V1__PageBatch, payload_crc32c),
+    "page_crc32c",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED32,
+    offsetof(Ferry__V1__PageBatch, n_page_crc32c),
+    offsetof(Ferry__V1__PageBatch, page_crc32c),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
 static const unsigned ferry__v1__page_batch__field_indices_by_name[] = {
   1,   /* field[1] = batch_seq */
-  3,   /* field[3] = payload_crc32c */
+  3,   /* field[3] = page_crc32c */
   0,   /* field[0] = round */
   2,   /* field[2] = runs */
 };
-static const ProtobufCIntRange ferry__v1__page_batch__number_ranges[1 + 1] =
+static const ProtobufCIntRange ferry__v1__page_batch__number_ranges[2 + 1] =
 {
   { 1, 0 },
+  { 5, 3 },
   { 0, 4 }
 };
 const ProtobufCMessageDescriptor ferry__v1__page_batch__descriptor =
@@ -3629,7 +3630,7 @@ const ProtobufCMessageDescriptor ferry__v1__page_batch__descriptor =
   4,
   ferry__v1__page_batch__field_descriptors,
   ferry__v1__page_batch__field_indices_by_name,
-  1,  ferry__v1__page_batch__number_ranges,
+  2,  ferry__v1__page_batch__number_ranges,
   (ProtobufCMessageInit) ferry__v1__page_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -747,6 +747,13 @@ struct  Ferry__V1__PageRun
     , 0, 0, 0 }
 
 
+/*
+ * Data-stream protocol 2 (StreamHello.protocol_version): each data page carries its own checksum.
+ * The source sends pages straight from live guest memory, so a vCPU or device write between the
+ * checksum and the send makes that one page mismatch; the write re-dirtied the page, so it arrives
+ * again next round. The destination holds a mismatching page of a pre-copy round suspect until it
+ * does, and fails the migration on one in the final round (the source is frozen then).
+ */
 struct  Ferry__V1__PageBatch
 {
   ProtobufCMessage base;
@@ -758,13 +765,14 @@ struct  Ferry__V1__PageBatch
   size_t n_runs;
   Ferry__V1__PageRun **runs;
   /*
-   * CRC-32C (Castagnoli) of the raw payload
+   * CRC-32C (Castagnoli) of each data page, in payload order
    */
-  uint32_t payload_crc32c;
+  size_t n_page_crc32c;
+  uint32_t *page_crc32c;
 };
 #define FERRY__V1__PAGE_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ferry__v1__page_batch__descriptor) \
-    , 0, 0, 0,NULL, 0 }
+    , 0, 0, 0,NULL, 0,NULL }
 
 
 struct  Ferry__V1__DeviceChunk

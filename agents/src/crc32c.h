@@ -1,5 +1,5 @@
-/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum of every PAGE_BATCH and
- * DEVICE_CHUNK payload (their payload_crc32c field). */
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum of every page of a
+ * PAGE_BATCH (page_crc32c) and of every DEVICE_CHUNK payload (payload_crc32c). */
 #ifndef FERRY_CRC32C_H
 #define FERRY_CRC32C_H
 

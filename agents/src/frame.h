@@ -32,6 +32,10 @@
 
 #define FERRY_PROTOCOL_VERSION 1u     /* highest ferry.v1 protocol version this build speaks */
 #define FERRY_PROTOCOL_MIN_VERSION 1u /* lowest one it still accepts */
+/* The agent-to-agent data stream's version (StreamHello/StreamWelcome), separate from the control
+ * link's: both agents of a migration must speak the same one. 2: PageBatch.page_crc32c, a CRC per
+ * page, replaces protocol 1's payload_crc32c. */
+#define FERRY_STREAM_PROTOCOL_VERSION 2u
 
 /* Why a frame was rejected. Negative, so they can travel as ferry's usual negative error codes. */
 enum ferry_frame_error {

@@ -290,7 +290,7 @@ static uint8_t *await_ram(struct ferry_migration_dest *d, int *code, char *why, 
 }
 
 /* Test-only fault (ferry_test_corrupt_page, test_hooks.h) for a pre-copy page: page N of round 0
- * arrives torn (its batch's checksum matched, its own self-check does not): a byte flips right
+ * arrives torn (its checksum matched, its own self-check does not): a byte flips right
  * after it landed, before its check, and the CRC taken on arrival (page_crcs, may be NULL) with it. */
 static void test_corrupt_landed(uint8_t *ram, uint64_t first, uint64_t count, uint32_t *page_crcs)
 {
@@ -325,9 +325,10 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 		if (!run->zero)
 			bytes += (uint64_t)run->count * PAGE;
 	}
-	if (bytes != payload_len) {
-		snprintf(why, cap, "channel %u: batch %llu carries %u payload bytes, its runs need %llu", r->index,
-			 (unsigned long long)b->batch_seq, payload_len, (unsigned long long)bytes);
+	if (bytes != payload_len || b->n_page_crc32c != bytes / PAGE) {
+		snprintf(why, cap, "channel %u: batch %llu carries %u payload bytes and %zu page checksums, its runs need "
+			 "%llu bytes and %llu", r->index, (unsigned long long)b->batch_seq, payload_len, b->n_page_crc32c,
+			 (unsigned long long)bytes, (unsigned long long)(bytes / PAGE));
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
 	}
 	int code = 0;
@@ -345,7 +346,8 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 		r->page_crcs = grown;
 		r->page_crcs_cap = data_pages;
 	}
-	uint32_t crc = 0, *page_crc = r->page_crcs;
+	uint32_t *page_crc = r->page_crcs;
+	const uint32_t *sent_crc = b->page_crc32c;
 	for (size_t i = 0; i < b->n_runs; i++) {
 		const Ferry__V1__PageRun *run = b->runs[i];
 		uint8_t *dst = ram + run->first_page * PAGE;
@@ -365,21 +367,18 @@ static int on_batch(struct receiver *r, const Ferry__V1__PageBatch *b, uint32_t 
 					 (unsigned long long)b->batch_seq, ferry_wire_strerror(rc));
 				return FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 			}
-			/* One pass, page by page: the batch's checksum is joined from the pages' own,
-			 * which round 0's check reuses (ferry_page_verify_crc). */
+			/* One pass: each page's CRC against the source's, kept for round 0's check
+			 * (ferry_page_verify_crc). A mismatch is held suspect (staged_verify.h). */
 			ferry_crc32c_pages(dst, run->count, page_crc);
 			for (uint32_t k = 0; k < run->count; k++)
-				crc = ferry_crc32c_append_page(crc, page_crc[k]);
+				if (page_crc[k] != sent_crc[k])
+					ferry_staged_verify_mismatch(&d->staged, run->first_page + k);
 			page_crc += run->count;
+			sent_crc += run->count;
 		}
 		if (r->round > 0)
 			ferry_staged_verify_mark(&d->staged, run->first_page, run->count);
 		r->pages += run->count;
-	}
-	if (crc != b->payload_crc32c) {
-		snprintf(why, cap, "channel %u: batch %llu of round %u failed its checksum (crc32c %08x, sent %08x)",
-			 r->index, (unsigned long long)b->batch_seq, b->round, crc, b->payload_crc32c);
-		return FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM;
 	}
 	/* Round 0 (never the final round) is checked as it lands, while in cache; later rounds are
 	 * small and checked at their end, the final one by the workload at start. */
@@ -497,13 +496,14 @@ static void test_corrupt_page(struct ferry_migration_dest *d, uint8_t *ram, uint
 }
 
 /* The round's staged verification (staged_verify.h), run while every receiver is idle: it delays
- * pre-copy, not the downtime. 0, or -1 with the bad page in why. */
+ * pre-copy, not the downtime. 0, or a ferry.v1.ErrorCode with the bad page in why: CHECKSUM for a
+ * page damaged on the way, MEMORY for one that went bad here. */
 static int check_round(struct ferry_migration_dest *d, uint32_t round, bool final, char *why, size_t cap)
 {
 	int code = 0;
 	uint8_t *ram = await_ram(d, &code, why, cap);
 	if (!ram)
-		return -1;
+		return code;
 	struct ferry_round_check c;
 	struct timespec t0, t1;
 	pthread_mutex_lock(&d->check_lock);
@@ -515,13 +515,13 @@ static int check_round(struct ferry_migration_dest *d, uint32_t round, bool fina
 	long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	if (rc) {
 		snprintf(why, cap, "round %u: %s", round, c.reason);
-		return -1;
+		return c.in_transit ? FERRY__V1__ERROR_CODE__ERROR_CODE_CHECKSUM : FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
 	}
 	ferry_log(FERRY_LOG_INFO,
 		  "msg=\"round memory check\" migration_id=%s round=%u final=%d pages_checked=%llu deferred=%llu "
-		  "resent=%llu check_us=%lld",
+		  "mismatched=%llu resent=%llu check_us=%lld",
 		  d->m->id, round, (int)final, (unsigned long long)c.checked, (unsigned long long)c.deferred,
-		  (unsigned long long)c.resent, us);
+		  (unsigned long long)c.mismatched, (unsigned long long)c.resent, us);
 	return 0;
 }
 
@@ -540,10 +540,8 @@ static int on_end_of_round(struct receiver *r, const Ferry__V1__EndOfRound *e, c
 		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_MESSAGE;
 		return -1;
 	}
-	if (last_of_round(d) && check_round(d, e->round, e->final, why, cap)) {
-		*code = FERRY__V1__ERROR_CODE__ERROR_CODE_MEMORY;
+	if (last_of_round(d) && (*code = check_round(d, e->round, e->final, why, cap)) != 0)
 		return -1;
-	}
 	Ferry__V1__RoundAck a = FERRY__V1__ROUND_ACK__INIT;
 	a.round = r->round;
 	a.channel_index = r->index;
@@ -570,7 +568,7 @@ static int welcome(struct receiver *r, char *why, size_t cap)
 	if (!await_ram(r->d, &code, why, cap))
 		return code;
 	Ferry__V1__StreamWelcome w = FERRY__V1__STREAM_WELCOME__INIT;
-	w.protocol_version = FERRY_PROTOCOL_VERSION;
+	w.protocol_version = FERRY_STREAM_PROTOCOL_VERSION;
 	w.channel_index = r->index;
 	pthread_mutex_lock(&r->d->write_lock);
 	int rc = ferry_stream_send(r->fd, FERRY__V1__FRAME_TYPE__FRAME_TYPE_STREAM_WELCOME, &w.base, NULL, 0,
@@ -650,6 +648,11 @@ int ferry_migration_dest_accept(struct ferry_migration *m, const Ferry__V1__Stre
 	if (!ferry_migration_token_matches(m, h->token.data, h->token.len)) {
 		snprintf(msg, cap, "wrong token for migration %.128s", m->id);
 		return FERRY__V1__ERROR_CODE__ERROR_CODE_BAD_TOKEN;
+	}
+	if (h->protocol_version != FERRY_STREAM_PROTOCOL_VERSION) {
+		snprintf(msg, cap, "the source speaks data-stream protocol %u, this agent speaks %u: upgrade both agents "
+			 "to the same release", h->protocol_version, FERRY_STREAM_PROTOCOL_VERSION);
+		return FERRY__V1__ERROR_CODE__ERROR_CODE_INCOMPATIBLE_VERSION;
 	}
 	if (h->channel_count != m->channels || h->channel_index >= m->channels || h->page_size != PAGE ||
 	    h->ram_bytes != d->ram_bytes) {

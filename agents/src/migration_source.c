@@ -119,6 +119,8 @@ int ferry_migration_source_prepare(struct ferry_migration *m, const struct ferry
 	s->npages = s->ram_bytes / PAGE;
 	pthread_mutex_init(&s->bucket_lock, NULL);
 	s->corrupt_batch = ferry_test_corrupt_batch();
+	uint64_t tear;
+	s->tear_page = ferry_test_tear_page(&tear) ? tear + 1 : 0;
 	s->corrupt_vcpu_state = ferry_test_corrupt_vcpu_state();
 
 	int rc = workload_attach(s->control_path, s->ram_bytes, &s->base, &fresh_uffd, err, errlen);
@@ -173,6 +175,13 @@ static int workload_command(struct ferry_migration_source *s, const char *cmd, c
 	return 0;
 }
 
+int ferry__source_touch_page(struct ferry_migration_source *s, uint64_t page, char *err, size_t errlen)
+{
+	char cmd[40], reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	snprintf(cmd, sizeof cmd, "touch %llu", (unsigned long long)page);
+	return workload_command(s, cmd, "ok touch", reply, sizeof reply, err, errlen);
+}
+
 static int connect_channels(struct ferry_migration_source *s, char *err, size_t errlen)
 {
 	struct ferry_migration *m = s->m;
@@ -192,7 +201,7 @@ static int connect_channels(struct ferry_migration_source *s, char *err, size_t 
 		}
 		ferry_stream_tune_socket(s->fds[i]);
 		Ferry__V1__StreamHello h = FERRY__V1__STREAM_HELLO__INIT;
-		h.protocol_version = FERRY_PROTOCOL_VERSION;
+		h.protocol_version = FERRY_STREAM_PROTOCOL_VERSION;
 		h.migration_id = m->id;
 		h.token.data = m->token;
 		h.token.len = m->token_len;

@@ -6,7 +6,9 @@
  * Rounds: round 0 sends every page, round r > 0 the pages the tracker harvested while round r-1
  * was sent. Pages are split over the channels by FERRY_STREAM_CHUNK_PAGES-page regions (region k
  * goes on channel k mod N), sent in PAGE_BATCHes of at most one region (2 MiB) whose all-zero
- * pages travel as PageRun.zero flags only; each channel ends the round with END_OF_ROUND and waits
+ * pages travel as PageRun.zero flags only. Data pages go from guest RAM to the socket without a
+ * copy of our own, each with its CRC-32C (PageBatch.page_crc32c): a page written between its
+ * CRC and its send arrives mismatching and is sent again next round (staged_verify.h). Each channel ends the round with END_OF_ROUND and waits
  * for the destination's ROUND_ACK before the next round starts, so rounds never overlap. After
  * each round a Progress report goes out and the cut-over rule is applied here, at once:
  * expected downtime = (dirty bytes + device stop-copy bytes) / measured bandwidth <= budget, or a
@@ -26,8 +28,9 @@
  * (released); downtime = freeze time here -> vCPU start on the destination (Unix ns clocks of both
  * hosts, which must be synchronised).
  *
- * Test-only fault: FERRY_TEST_CORRUPT_BATCH=N in the agent's environment flips one payload byte of
- * the N-th PAGE_BATCH of every migration after its checksum was computed (a corrupted batch);
+ * Test-only faults (test_hooks.h): FERRY_TEST_CORRUPT_BATCH=N sends the N-th PAGE_BATCH of every
+ * migration with a wrong checksum for one page (damaged in transit); FERRY_TEST_TEAR_PAGE=N has
+ * the guest write page N between its checksum and its send in round 0 (a torn page);
  * FERRY_TEST_CORRUPT_VCPU_STATE=1 flips one byte of the vCPU state after its checksum.
  */
 #ifndef FERRY_MIGRATION_SOURCE_H

@@ -41,6 +41,7 @@ struct ferry_migration_source {
 	atomic_uint_fast64_t batches_sent; /* over the whole migration, for the test fault */
 	uint64_t corrupt_batch;            /* FERRY_TEST_CORRUPT_BATCH, 0 = off */
 	bool corrupt_vcpu_state;           /* FERRY_TEST_CORRUPT_VCPU_STATE=1 */
+	uint64_t tear_page;                /* FERRY_TEST_TEAR_PAGE plus 1, 0 = off */
 	pthread_t worker;
 	bool worker_started;
 	atomic_bool worker_done;
@@ -71,6 +72,10 @@ int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry
 
 /* Posts a mid-round Progress of pre-copy round `round`, `elapsed_ns` after it began (worker). */
 void ferry__source_report_mid_round(struct ferry_migration_source *s, uint32_t round, uint64_t elapsed_ns);
+
+/* The guest writes page `page` once, as its vCPU would (the workload's `touch`), and this returns
+ * after the write: for FERRY_TEST_TEAR_PAGE. 0, or -errno with the reason in err. */
+int ferry__source_touch_page(struct ferry_migration_source *s, uint64_t page, char *err, size_t errlen);
 
 /* Whether the coordinator aborted (read under m->lock). */
 bool ferry__source_aborted(struct ferry_migration_source *s);

@@ -26,9 +26,11 @@ int ferry_staged_verify_init(struct ferry_staged_verify *s, uint64_t npages, con
 	s->npages = npages;
 	s->seen = calloc(1, bytes);
 	s->suspect = calloc(1, bytes);
+	s->mismatch = calloc(1, bytes);
+	s->suspect_mismatch = calloc(1, bytes);
 	s->fd = memfd_create(name, MFD_CLOEXEC);
 	int e = 0;
-	if (!s->seen || !s->suspect)
+	if (!s->seen || !s->suspect || !s->mismatch || !s->suspect_mismatch)
 		e = ENOMEM;
 	else if (s->fd < 0 || ftruncate(s->fd, (off_t)bytes) != 0)
 		e = errno;
@@ -55,6 +57,8 @@ void ferry_staged_verify_free(struct ferry_staged_verify *s)
 		close(s->fd);
 	free(s->seen);
 	free(s->suspect);
+	free(s->mismatch);
+	free(s->suspect_mismatch);
 	memset(s, 0, sizeof *s);
 	s->fd = -1;
 }
@@ -84,6 +88,11 @@ uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t
 	return left;
 }
 
+void ferry_staged_verify_mismatch(struct ferry_staged_verify *s, uint64_t page)
+{
+	ferry_dirty_words_set_range(s->mismatch, page, 1);
+}
+
 /* A suspect page must have arrived again this round; it is then checked like any marked page. */
 static int settle_suspects(struct ferry_staged_verify *s, struct ferry_round_check *out)
 {
@@ -96,14 +105,18 @@ static int settle_suspects(struct ferry_staged_verify *s, struct ferry_round_che
 			if (!ferry_dirty_words_test(s->written, page)) {
 				out->bad_page = page;
 				out->fault = FERRY_PAGE_BAD_CHECKSUM;
+				out->in_transit = ferry_dirty_words_test(s->suspect_mismatch, page);
 				snprintf(out->reason, sizeof out->reason,
-					 "incoming page %llu failed its self-check and was not sent again: corrupt",
+					 out->in_transit ? "incoming page %llu arrived with a checksum other than the "
+							   "source's and was not sent again: damaged in transit"
+							 : "incoming page %llu failed its self-check and was not sent again: corrupt",
 					 (unsigned long long)page);
 				return -EBADMSG;
 			}
 			out->resent++;
 		}
 		s->suspect[w] = 0;
+		s->suspect_mismatch[w] = 0;
 	}
 	return 0;
 }
@@ -126,12 +139,49 @@ static int require_all_seen(const struct ferry_staged_verify *s, struct ferry_ro
 	return 0;
 }
 
+/* The final round's pages were read from a frozen source: one that mismatched was damaged. */
+static int refuse_final_mismatch(const struct ferry_staged_verify *s, struct ferry_round_check *out)
+{
+	size_t words = ferry_staged_bitmap_bytes(s->npages) / sizeof(uint64_t);
+	for (size_t w = 0; w < words; w++) {
+		if (!s->mismatch[w])
+			continue;
+		out->bad_page = w * WORD_BITS + (uint64_t)__builtin_ctzll(s->mismatch[w]);
+		out->fault = FERRY_PAGE_BAD_CHECKSUM;
+		out->in_transit = true;
+		snprintf(out->reason, sizeof out->reason,
+			 "incoming page %llu of the final round arrived with a checksum other than the source's "
+			 "(the source was frozen): damaged in transit",
+			 (unsigned long long)out->bad_page);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* This round's mismatched pages become suspect: they must arrive again by the next round's end. */
+static void defer_mismatches(struct ferry_staged_verify *s, struct ferry_round_check *out)
+{
+	size_t words = ferry_staged_bitmap_bytes(s->npages) / sizeof(uint64_t);
+	for (size_t w = 0; w < words; w++) {
+		uint64_t bad = s->mismatch[w];
+		if (!bad)
+			continue;
+		out->mismatched += (uint64_t)__builtin_popcountll(bad);
+		out->deferred += (uint64_t)__builtin_popcountll(bad & ~s->suspect[w]);
+		s->suspect[w] |= bad;
+		s->suspect_mismatch[w] |= bad;
+		s->mismatch[w] = 0;
+	}
+}
+
 int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram, bool final,
 			      struct ferry_round_check *out)
 {
 	memset(out, 0, sizeof *out);
 	out->checked = __atomic_exchange_n(&s->landed_checked, 0, __ATOMIC_RELAXED);
 	int rc = settle_suspects(s, out);
+	if (!rc && final)
+		rc = refuse_final_mismatch(s, out);
 	if (rc || final)
 		return rc ? rc : require_all_seen(s, out);
 	size_t words = ferry_staged_bitmap_bytes(s->npages) / sizeof(uint64_t);
@@ -148,6 +198,7 @@ int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram,
 			ferry_dirty_words_clear(s->written, page);
 		}
 	}
+	defer_mismatches(s, out);
 	return 0;
 }
 

@@ -15,6 +15,12 @@
  *     page becomes `suspect` (and unmarked); at the end of the next round (pre-copy or final), a
  *     suspect page that did not arrive again is corrupt: the migration fails, naming it.
  *
+ * A page whose CRC on arrival differs from the one the source sent (PageBatch.page_crc32c) is held
+ * the same way: the source sends pages straight from guest memory, so a write between its CRC and
+ * its send makes the page mismatch, and that write re-dirtied it. Such a page of a pre-copy round
+ * becomes suspect, and must arrive again by the next round's end; one of the final round (vCPUs
+ * frozen, devices stopped: nothing can write it) fails the migration at that round's end.
+ *
  * At the end of the final round every page must have arrived at least once (`seen`), so checking
  * only the marked pages at start proves as much as checking all of RAM.
  */
@@ -38,6 +44,8 @@ struct ferry_staged_verify {
 	uint64_t *written; /* shared: a MAP_SHARED mapping of `fd` */
 	uint64_t *seen;    /* private: pages that arrived at least once */
 	uint64_t *suspect; /* private: failed at the last round's check, must arrive again */
+	uint64_t *mismatch;         /* (atomic) arrived this round with a CRC other than the one sent */
+	uint64_t *suspect_mismatch; /* of `suspect`, those that mismatched (for the error's words) */
 	int fd;            /* memfd of ferry_staged_bitmap_bytes(npages) holding `written` */
 };
 
@@ -60,20 +68,26 @@ void ferry_staged_verify_mark(struct ferry_staged_verify *s, uint64_t first, uin
 uint64_t ferry_staged_verify_landed(struct ferry_staged_verify *s, const uint8_t *ram, uint64_t first,
 				   uint64_t count, const uint32_t *page_crcs);
 
+/* A page of the current round arrived with a CRC other than the source's (see the top). Safe from
+ * several receivers at once. */
+void ferry_staged_verify_mismatch(struct ferry_staged_verify *s, uint64_t page);
+
 struct ferry_round_check {
 	uint64_t checked;  /* marked pages checked (pre-copy rounds) */
 	uint64_t deferred; /* of those, failed and now suspect */
+	uint64_t mismatched; /* pages that arrived with a CRC other than the source's, now suspect */
 	uint64_t resent;   /* suspect pages of the previous round that arrived again */
 	uint64_t bad_page; /* on failure: the page */
 	enum ferry_page_fault fault;
-	char reason[160];  /* on failure */
+	bool in_transit;   /* on failure: the page failed the source's CRC, not its own self-check */
+	char reason[192];  /* on failure */
 };
 
 /* End of a round, receivers idle. Pre-copy (final = false): settles the previous round's suspects,
  * then checks and unmarks the marked pages of `ram` (out->checked also counts the pages checked as
- * they landed). Final: settles the suspects and requires
- * every page seen; the marked pages stay for the workload's check at start. 0, or -EBADMSG with
- * the page and reason in *out. */
+ * they landed), and makes this round's mismatched pages suspect. Final: settles the suspects,
+ * refuses any mismatched page and requires every page seen; the marked pages stay for the
+ * workload's check at start. 0, or -EBADMSG with the page and reason in *out. */
 int ferry_staged_verify_round(struct ferry_staged_verify *s, const uint8_t *ram, bool final,
 			      struct ferry_round_check *out);
 

@@ -70,28 +70,47 @@ static int send_iov(int fd, struct iovec *iov, int n, int timeout_ms)
 	return 0;
 }
 
-int ferry_stream_send(int fd, unsigned type, const ProtobufCMessage *msg, const void *payload, uint32_t payload_len,
-		      int timeout_ms)
+int ferry_stream_sendv(int fd, unsigned type, const ProtobufCMessage *msg, const struct iovec *payload, int n_payload,
+		       int timeout_ms)
 {
-	if (ferry_wire_descriptor(type) != msg->descriptor)
+	if (ferry_wire_descriptor(type) != msg->descriptor || n_payload < 0 || n_payload > FERRY_STREAM_MAX_IOV)
 		return -EINVAL;
+	uint64_t payload_len = 0;
+	for (int i = 0; i < n_payload; i++)
+		payload_len += payload[i].iov_len;
+	if (payload_len > FERRY_FRAME_MAX_PAYLOAD)
+		return FERRY_FRAME_EPAYLOAD;
 	size_t mlen = protobuf_c_message_get_packed_size(msg);
-	struct ferry_frame_header h = {.type = (uint8_t)type, .header_len = (uint32_t)mlen, .payload_len = payload_len};
+	struct ferry_frame_header h = {.type = (uint8_t)type, .header_len = (uint32_t)mlen,
+				       .payload_len = (uint32_t)payload_len};
 	if (mlen > FERRY_FRAME_MAX_HEADER)
 		return FERRY_FRAME_EHEADER;
-	uint8_t small[FERRY_FRAME_HEADER_SIZE + 512];
+	/* A full PAGE_BATCH's message (512 page checksums and their runs) fits without a malloc. */
+	uint8_t small[FERRY_FRAME_HEADER_SIZE + 4096];
 	uint8_t *buf = mlen + FERRY_FRAME_HEADER_SIZE <= sizeof small ? small : malloc(FERRY_FRAME_HEADER_SIZE + mlen);
 	if (!buf)
 		return -ENOMEM;
 	int err = ferry_frame_write_header(&h, buf);
 	if (!err) {
 		protobuf_c_message_pack(msg, buf + FERRY_FRAME_HEADER_SIZE);
-		struct iovec iov[2] = {{buf, FERRY_FRAME_HEADER_SIZE + mlen}, {(void *)payload, payload_len}};
-		err = send_iov(fd, iov, payload_len ? 2 : 1, timeout_ms);
+		struct iovec iov[FERRY_STREAM_MAX_IOV + 1];
+		iov[0] = (struct iovec){buf, FERRY_FRAME_HEADER_SIZE + mlen};
+		int n = 1;
+		for (int i = 0; i < n_payload; i++)
+			if (payload[i].iov_len)
+				iov[n++] = payload[i];
+		err = send_iov(fd, iov, n, timeout_ms);
 	}
 	if (buf != small)
 		free(buf);
 	return err;
+}
+
+int ferry_stream_send(int fd, unsigned type, const ProtobufCMessage *msg, const void *payload, uint32_t payload_len,
+		      int timeout_ms)
+{
+	struct iovec one = {(void *)payload, payload_len};
+	return ferry_stream_sendv(fd, type, msg, &one, 1, timeout_ms);
 }
 
 int ferry_stream_recv(int fd, struct ferry_frame *f, int timeout_ms)

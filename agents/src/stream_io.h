@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "wire.h"
 
 /* Sends one frame: header, message, then `payload` (payload_len bytes) in one sendmsg sequence.
@@ -19,6 +21,13 @@
  * -errno (-EPIPE, -ECONNRESET: the peer is gone). */
 int ferry_stream_send(int fd, unsigned type, const ProtobufCMessage *msg, const void *payload, uint32_t payload_len,
 		      int timeout_ms);
+
+/* ferry_stream_send with the payload gathered from n_payload iovecs (at most FERRY_STREAM_MAX_IOV),
+ * so the source sends guest pages from where they live without copying them first. The kernel
+ * copies them during the call: once it returns, later writes to those pages are not sent. */
+#define FERRY_STREAM_MAX_IOV 1023 /* plus the header's: the kernel's IOV_MAX is 1024 */
+int ferry_stream_sendv(int fd, unsigned type, const ProtobufCMessage *msg, const struct iovec *payload, int n_payload,
+		       int timeout_ms);
 
 /* Receives the next frame's header and message into *f (release it with ferry_frame_release);
  * f->payload is NULL and f->payload_len tells how many payload bytes follow in the socket.

@@ -31,10 +31,14 @@ struct channel_job {
 	int rc, code;
 	char err[FERRY_MIG_ERROR_MAX];
 	uint64_t t0; /* when the channel's round began (CLOCK_MONOTONIC ns) */
-	/* batch under construction */
-	uint8_t *buf;
+	uint32_t zero_page_crc; /* CRC-32C of a page of zeros */
+	uint8_t *buf;           /* a device chunk being sent */
+	/* batch under construction: runs, and the data pages as iovecs into guest RAM with their CRCs */
 	Ferry__V1__PageRun runs[FERRY_STREAM_CHUNK_PAGES];
 	Ferry__V1__PageRun *run_ptrs[FERRY_STREAM_CHUNK_PAGES];
+	struct iovec data[FERRY_STREAM_CHUNK_PAGES];
+	uint32_t crcs[FERRY_STREAM_CHUNK_PAGES];      /* every page of the region, by page - first */
+	uint32_t data_crcs[FERRY_STREAM_CHUNK_PAGES]; /* the data pages', in payload order */
 };
 
 static bool page_is_zero(const uint8_t *p)
@@ -104,41 +108,70 @@ static int io_fail(struct channel_job *j, int rc, const char *step)
 					    : FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, what);
 }
 
-/* Copies and sends the set pages of [first, end) as one batch (none if no page is set). */
+/* Appends page p (zero or data) to the batch's runs; a data page also to its iovecs. */
+static void add_page(struct channel_job *j, size_t *n_runs, size_t *n_data, uint64_t p, bool zero)
+{
+	Ferry__V1__PageRun *last = *n_runs ? &j->runs[*n_runs - 1] : NULL;
+	if (last && last->zero == zero && last->first_page + last->count == p) {
+		last->count++;
+		if (!zero)
+			j->data[*n_data - 1].iov_len += PAGE;
+		return;
+	}
+	Ferry__V1__PageRun *run = &j->runs[*n_runs];
+	ferry__v1__page_run__init(run);
+	run->first_page = p;
+	run->count = 1;
+	run->zero = zero;
+	j->run_ptrs[(*n_runs)++] = run;
+	if (!zero)
+		j->data[(*n_data)++] = (struct iovec){(void *)(j->s->ram + p * PAGE), PAGE};
+}
+
+/* FERRY_TEST_TEAR_PAGE: the guest writes the page between its checksum and its send. */
+static void test_tear(struct channel_job *j, uint64_t first, uint64_t end)
+{
+	struct ferry_migration_source *s = j->s;
+	if (j->round != 0 || !s->tear_page || s->tear_page - 1 < first || s->tear_page - 1 >= end)
+		return;
+	char err[FERRY_MIG_ERROR_MAX];
+	int rc = ferry__source_touch_page(s, s->tear_page - 1, err, sizeof err);
+	ferry_log(rc ? FERRY_LOG_ERROR : FERRY_LOG_WARNING,
+		  "msg=\"test fault: guest page written after its checksum\" migration_id=%s page=%llu%s%s", s->m->id,
+		  (unsigned long long)(s->tear_page - 1), rc ? " error=" : "", rc ? err : "");
+}
+
+/* Sends the set pages of [first, end) as one batch (none if no page is set), straight from guest
+ * RAM: each data page's CRC is taken here and the kernel copies the page during the send, so a
+ * vCPU or device write in between makes that page arrive with a CRC that does not match. Such a
+ * write came after the round's harvest re-armed tracking, so the page is sent again next round,
+ * and the destination holds it suspect until then (staged_verify.h). */
 static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint64_t *seq)
 {
 	struct ferry_migration_source *s = j->s;
-	size_t n_runs = 0, bytes = 0;
+	size_t n_runs = 0, n_data = 0;
 	uint64_t pages = 0, zeros = 0;
 	struct ferry_page_range r;
 	for (uint64_t from = first; ferry_dirty_bitmap_next_run(j->bm, from, &r) && r.first < end;
 	     from = r.first + r.count) {
 		uint64_t stop = r.first + r.count < end ? r.first + r.count : end;
+		const uint8_t *run = s->ram + r.first * PAGE;
 		/* Round 0 reads every page, most never mapped in this process; later rounds read pages
 		 * it mapped then (a populate would be a syscall that finds everything present). */
 		if (j->round == 0 && stop - r.first >= FERRY_RAM_POPULATE_MIN_PAGES)
-			(void)ferry_ram_populate(s->ram + r.first * PAGE, (size_t)(stop - r.first) * PAGE, false);
+			(void)ferry_ram_populate(run, (size_t)(stop - r.first) * PAGE, false);
+		/* Three pages at a time, at the instruction's full rate; the CRC also finds the zero
+		 * pages (a page of zeros has the zero page's CRC, and a word test confirms it). */
+		uint32_t *crcs = j->crcs + (r.first - first);
+		ferry_crc32c_pages(run, (size_t)(stop - r.first), crcs);
 		for (uint64_t p = r.first; p < stop; p++) {
-			/* Copy first, then judge and checksum the copy: a vCPU may write the page meanwhile,
-			 * and the tracker then reports it again for the next round. */
-			memcpy(j->buf + bytes, s->ram + p * PAGE, PAGE);
-			bool zero = page_is_zero(j->buf + bytes);
-			Ferry__V1__PageRun *last = n_runs ? &j->runs[n_runs - 1] : NULL;
-			if (last && last->zero == zero && last->first_page + last->count == p) {
-				last->count++;
-			} else {
-				Ferry__V1__PageRun *run = &j->runs[n_runs];
-				ferry__v1__page_run__init(run);
-				run->first_page = p;
-				run->count = 1;
-				run->zero = zero;
-				j->run_ptrs[n_runs] = run;
-				n_runs++;
-			}
+			uint32_t crc = crcs[p - r.first];
+			bool zero = crc == j->zero_page_crc && page_is_zero(s->ram + p * PAGE);
+			add_page(j, &n_runs, &n_data, p, zero);
 			if (zero)
 				zeros++;
 			else
-				bytes += PAGE;
+				j->data_crcs[pages - zeros] = crc;
 			pages++;
 		}
 		if (r.first + r.count >= end)
@@ -146,21 +179,25 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 	}
 	if (!n_runs)
 		return 0;
+	size_t bytes = (size_t)(pages - zeros) * PAGE;
 	Ferry__V1__PageBatch b = FERRY__V1__PAGE_BATCH__INIT;
 	b.round = j->round;
 	b.batch_seq = ++*seq;
 	b.n_runs = n_runs;
 	b.runs = j->run_ptrs;
-	b.payload_crc32c = ferry_crc32c(0, j->buf, bytes);
+	b.n_page_crc32c = (size_t)(pages - zeros);
+	b.page_crc32c = j->data_crcs;
 	uint64_t nth = atomic_fetch_add(&s->batches_sent, 1) + 1;
-	if (s->corrupt_batch && nth == s->corrupt_batch && bytes) {
-		j->buf[bytes / 2] ^= 0x5a;
+	if (s->corrupt_batch && nth == s->corrupt_batch && b.n_page_crc32c) {
+		/* As if the middle data page were damaged on the way: its CRC no longer matches it. */
+		j->data_crcs[b.n_page_crc32c / 2] ^= 0x5a;
 		ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: corrupting a batch\" migration_id=%s batch=%llu",
 			  s->m->id, (unsigned long long)nth);
 	}
+	test_tear(j, first, end);
 	pace(s, bytes + 64);
-	int rc = ferry_stream_send(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH, &b.base, j->buf,
-				   (uint32_t)bytes, FERRY_STREAM_IO_TIMEOUT_MS);
+	int rc = ferry_stream_sendv(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH, &b.base, j->data,
+				    (int)n_data, FERRY_STREAM_IO_TIMEOUT_MS);
 	if (rc)
 		return io_fail(j, rc, "sending a page batch");
 	j->stats.batches++;
@@ -272,9 +309,12 @@ static void *channel_main(void *arg)
 	struct ferry_migration_source *s = j->s;
 	uint64_t seq = 0, device_bytes = 0; /* DEVICE_CHUNK payload (channel 0); the vCPU state is not device bytes */
 	j->t0 = now_ns();
-	j->buf = malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE);
-	if (!j->buf) {
-		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a batch buffer");
+	static const uint8_t zero_page[PAGE];
+	j->zero_page_crc = ferry_crc32c(0, zero_page, PAGE);
+	/* Pages go straight from guest RAM; only device state (channel 0) is read into a buffer. */
+	j->buf = j->index == 0 ? malloc((size_t)FERRY_STREAM_CHUNK_PAGES * PAGE) : NULL;
+	if (j->index == 0 && !j->buf) {
+		fail(j, -ENOMEM, FERRY__V1__ERROR_CODE__ERROR_CODE_INTERNAL, "no memory for a device-state buffer");
 		return NULL;
 	}
 	uint64_t regions = (s->npages + FERRY_STREAM_CHUNK_PAGES - 1) / FERRY_STREAM_CHUNK_PAGES;

@@ -33,6 +33,15 @@ uint64_t ferry_test_corrupt_batch(void)
 	return v ? strtoull(v, NULL, 10) : 0;
 }
 
+bool ferry_test_tear_page(uint64_t *page)
+{
+	const char *v = getenv("FERRY_TEST_TEAR_PAGE");
+	if (!v || !*v)
+		return false;
+	*page = strtoull(v, NULL, 10);
+	return true;
+}
+
 bool ferry_test_corrupt_vcpu_state(void)
 {
 	return is_one("FERRY_TEST_CORRUPT_VCPU_STATE");

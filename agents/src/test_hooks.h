@@ -17,16 +17,22 @@
  *                test that kills the destination now exercises rollback mid-cutover. */
 void ferry_test_pause_point(const char *point, const char *migration_id);
 
-/* FERRY_TEST_CORRUPT_BATCH=N (source): the N-th page batch sent gets one payload byte flipped after
- * its checksum. 0 = off. */
+/* FERRY_TEST_CORRUPT_BATCH=N (source): the N-th page batch sent carries a wrong checksum for its
+ * middle data page, as if that page were damaged in transit. 0 = off. */
 uint64_t ferry_test_corrupt_batch(void);
+
+/* FERRY_TEST_TEAR_PAGE=N (source): in round 0, the guest writes page N (the workload's `touch`)
+ * after the source took the page's checksum and before it sent the page, as a vCPU write racing
+ * the send would: the page arrives with a checksum that does not match it. *page = N; false when
+ * unset. */
+bool ferry_test_tear_page(uint64_t *page);
 
 /* FERRY_TEST_CORRUPT_VCPU_STATE=1 (source): the vCPU state gets one byte flipped after its
  * checksum. */
 bool ferry_test_corrupt_vcpu_state(void);
 
 /* FERRY_TEST_CORRUPT_PAGE (destination): a byte of guest RAM goes bad after it arrived intact.
- * "N": page N arrives torn in round 0 (its batch's checksum matched, its self-check fails), as if
+ * "N": page N arrives torn in round 0 (its checksum matched, its self-check fails), as if
  * a vCPU wrote it while the source copied it (*final = false, *page = N); "final": the first page that
  * arrived in the final round, at its end (*final = true). false when unset. */
 bool ferry_test_corrupt_page(bool *final, uint64_t *page);

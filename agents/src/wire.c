@@ -142,6 +142,17 @@ void ferry_frame_release(struct ferry_frame *f)
 	memset(f, 0, sizeof *f);
 }
 
+static int check_page_crcs(const Ferry__V1__PageBatch *b, const uint8_t *payload, size_t len)
+{
+	enum { PAGE_BYTES = 4096 };
+	if (len % PAGE_BYTES || b->n_page_crc32c != len / PAGE_BYTES)
+		return FERRY_WIRE_ECHECKSUM;
+	for (size_t i = 0; i < b->n_page_crc32c; i++)
+		if (ferry_crc32c(0, payload + i * PAGE_BYTES, PAGE_BYTES) != b->page_crc32c[i])
+			return FERRY_WIRE_ECHECKSUM;
+	return 0;
+}
+
 int ferry_wire_check_payload_crc(const struct ferry_frame *f)
 {
 	uint32_t want;
@@ -149,7 +160,7 @@ int ferry_wire_check_payload_crc(const struct ferry_frame *f)
 		return 0;
 	if (f->type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH &&
 	    f->msg->descriptor == &ferry__v1__page_batch__descriptor)
-		want = ((const Ferry__V1__PageBatch *)f->msg)->payload_crc32c;
+		return check_page_crcs((const Ferry__V1__PageBatch *)f->msg, f->payload, f->payload_len);
 	else if (f->type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_DEVICE_CHUNK &&
 		 f->msg->descriptor == &ferry__v1__device_chunk__descriptor)
 		want = ((const Ferry__V1__DeviceChunk *)f->msg)->payload_crc32c;

@@ -30,7 +30,7 @@
  *     |------------------------------------->  |
  *     |            STREAM_WELCOME or ERROR     |
  *     |  <-------------------------------------|
- *     | PAGE_BATCH / DEVICE_CHUNK (+payload)   |  payload_crc32c checked by the receiver
+ *     | PAGE_BATCH / DEVICE_CHUNK (+payload)   |  page_crc32c / payload_crc32c checked by the receiver
  *     | ... END_OF_ROUND                       |
  *     |------------------------------------->  |
  *     |                             ROUND_ACK  |
@@ -57,7 +57,7 @@
 
 enum ferry_wire_error {
 	FERRY_WIRE_EMESSAGE = -1101,  /* the protobuf message does not decode as the type's schema */
-	FERRY_WIRE_ECHECKSUM = -1102, /* payload_crc32c does not match the raw payload */
+	FERRY_WIRE_ECHECKSUM = -1102, /* a payload does not match its checksums */
 };
 
 /* One decoded frame. `msg` is owned by the frame (ferry_frame_release frees it); `payload` points
@@ -91,8 +91,9 @@ int ferry_wire_decode(const uint8_t *buf, size_t len, struct ferry_frame *out, s
 /* Frees the decoded message and clears the frame; safe on a cleared or released frame. */
 void ferry_frame_release(struct ferry_frame *f);
 
-/* For PAGE_BATCH and DEVICE_CHUNK, whether payload_crc32c matches the payload: 0 or
- * FERRY_WIRE_ECHECKSUM. Other types carry no payload and return 0. */
+/* Whether a received payload matches its checksums: PAGE_BATCH's page_crc32c (one per 4 KiB page
+ * of the payload), DEVICE_CHUNK's payload_crc32c. 0 or FERRY_WIRE_ECHECKSUM. Other types carry no
+ * payload and return 0. */
 int ferry_wire_check_payload_crc(const struct ferry_frame *f);
 
 /* A short human reason for any error this codec returns (frame, wire, or -errno). */

@@ -484,11 +484,17 @@ int mh_source_runs_on(struct mh_cluster *c)
 
 int mh_stream_hello(const char *address, const char *id, const char *token, uint64_t ram_bytes, int *code)
 {
+	return mh_stream_hello_as(address, id, token, ram_bytes, FERRY_STREAM_PROTOCOL_VERSION, code, NULL, 0);
+}
+
+int mh_stream_hello_as(const char *address, const char *id, const char *token, uint64_t ram_bytes, uint32_t version,
+		       int *code, char *message, size_t cap)
+{
 	struct test_peer p = {.listen_fd = -1};
 	if (test_peer_connect(&p, address, MH_T_MS))
 		return -1;
 	Ferry__V1__StreamHello h = FERRY__V1__STREAM_HELLO__INIT;
-	h.protocol_version = 1;
+	h.protocol_version = version;
 	h.migration_id = (char *)id;
 	h.token = (ProtobufCBinaryData){strlen(token), (uint8_t *)token};
 	h.channel_index = 0;
@@ -501,8 +507,12 @@ int mh_stream_hello(const char *address, const char *id, const char *token, uint
 	*code = 0;
 	if (test_peer_read_frame(&p, &f, MH_T_MS) == 1) {
 		type = (int)f.type;
-		if (f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR)
-			*code = (int)((const Ferry__V1__Error *)f.msg)->code;
+		if (f.type == FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR) {
+			const Ferry__V1__Error *e = (const Ferry__V1__Error *)f.msg;
+			*code = (int)e->code;
+			if (message)
+				snprintf(message, cap, "%s", e->message);
+		}
 		ferry_frame_release(&f);
 	}
 	test_peer_close(&p);

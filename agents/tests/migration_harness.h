@@ -131,5 +131,9 @@ int mh_source_runs_on(struct mh_cluster *c);
 /* Sends STREAM_HELLO for `id` with `token` (channel 0 of 2) to `address`: the answer's frame type
  * and, for an Error, its code in *code. */
 int mh_stream_hello(const char *address, const char *id, const char *token, uint64_t ram_bytes, int *code);
+/* The same as a source speaking data-stream protocol `version`; an Error's message goes to
+ * message (cap bytes) unless it is NULL. */
+int mh_stream_hello_as(const char *address, const char *id, const char *token, uint64_t ram_bytes, uint32_t version,
+		       int *code, char *message, size_t cap);
 
 #endif

@@ -153,7 +153,7 @@ FERRY_TEST(agent_process_registers_heartbeats_and_exits_0_on_sigterm)
 	struct test_peer source;
 	EXPECT_EQ_INT(test_peer_connect(&source, data_address, 5000), 0);
 	Ferry__V1__StreamHello sh = FERRY__V1__STREAM_HELLO__INIT;
-	sh.protocol_version = 1;
+	sh.protocol_version = FERRY_STREAM_PROTOCOL_VERSION;
 	sh.migration_id = "m-1";
 	EXPECT_EQ_INT(test_peer_send(&source, FERRY__V1__FRAME_TYPE__FRAME_TYPE_STREAM_HELLO, &sh.base), 0);
 	Ferry__V1__Error *e = (Ferry__V1__Error *)test_peer_expect(&source, FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR, 5000);

@@ -66,7 +66,7 @@ static Ferry__V1__Error *expect_error_then_close(struct test_peer *p)
 static int send_stream_hello(struct test_peer *p, const char *migration_id)
 {
 	Ferry__V1__StreamHello h = FERRY__V1__STREAM_HELLO__INIT;
-	h.protocol_version = 1;
+	h.protocol_version = FERRY_STREAM_PROTOCOL_VERSION;
 	h.migration_id = (char *)migration_id;
 	h.token = (ProtobufCBinaryData){5, (uint8_t *)"\x00\x01\x02\xfe\xff"};
 	h.channel_count = 4;

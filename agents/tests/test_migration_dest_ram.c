@@ -160,6 +160,24 @@ FERRY_TEST(dest_ram_prepare_refuses_ram_that_does_not_fit)
 	mh_teardown(&c);
 }
 
+/* A source of the previous data-stream protocol (one CRC per batch) is refused by name, before
+ * any page moves. */
+FERRY_TEST(dest_refuses_a_source_of_another_stream_protocol)
+{
+	struct mh_cluster c;
+	EXPECT_EQ_INT(mh_setup(&c, NULL, NULL, "16MiB", "0"), 0);
+	Ferry__V1__CommandResult *r = prepare_destination(&c, "mig-old", c.vm.ram_bytes);
+	EXPECT_EQ_INT(mh_result_code(r), 0);
+	int code = 0;
+	char message[256] = "";
+	EXPECT_EQ_INT(mh_stream_hello_as(c.dst.data_address, "mig-old", "token", c.vm.ram_bytes, 1, &code, message,
+					 sizeof message),
+		      FERRY__V1__FRAME_TYPE__FRAME_TYPE_ERROR);
+	EXPECT_EQ_INT(code, FERRY__V1__ERROR_CODE__ERROR_CODE_INCOMPATIBLE_VERSION);
+	EXPECT(strstr(message, "data-stream protocol 1, this agent speaks 2") != NULL);
+	mh_teardown(&c);
+}
+
 FERRY_TEST(dest_ram_welcome_only_after_allocation)
 {
 	/* The allocation thread pauses 3 s after it finished, before it tells the receivers. */
@@ -170,7 +188,7 @@ FERRY_TEST(dest_ram_welcome_only_after_allocation)
 	struct test_peer p = {.listen_fd = -1};
 	EXPECT_EQ_INT(test_peer_connect(&p, c.dst.data_address, MH_T_MS), 0);
 	Ferry__V1__StreamHello h = FERRY__V1__STREAM_HELLO__INIT;
-	h.protocol_version = 1;
+	h.protocol_version = FERRY_STREAM_PROTOCOL_VERSION;
 	h.migration_id = "mig-welcome";
 	h.token = (ProtobufCBinaryData){5, (uint8_t *)"token"};
 	h.channel_index = 0;

@@ -196,6 +196,100 @@ FERRY_TEST(staged_landed_torn_page_that_does_not_arrive_again_fails)
 	free(ram);
 }
 
+/* A page that arrived in round 0 with a CRC other than the source's (written on the source between
+ * its CRC and its send) passes its own self-check but is held suspect; round 1 brings it again and
+ * the migration goes on. */
+FERRY_TEST(staged_mismatched_page_is_suspect_until_it_arrives_again)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 0); /* intact in itself */
+	ferry_staged_verify_mismatch(&s, 64);
+	ferry_staged_verify_mismatch(&s, 199);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.mismatched, 2);
+	EXPECT_EQ_U64(c.deferred, 2);
+	EXPECT_EQ_INT(ferry_dirty_words_test(s.suspect, 64), 1);
+	EXPECT_EQ_INT(ferry_dirty_words_test(s.suspect, 199), 1);
+	ferry_staged_verify_mark(&s, 64, 1); /* round 1: both again, matching */
+	ferry_staged_verify_mark(&s, 199, 1);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.resent, 2);
+	EXPECT_EQ_U64(c.mismatched, 0);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), 0);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* One that mismatched and was not sent again was damaged on the way: the error says so (the
+ * destination reports it as CHECKSUM, not as its own memory going bad). A page that mismatches
+ * again when resent stays suspect for one more round. */
+FERRY_TEST(staged_mismatched_page_not_sent_again_was_damaged_in_transit)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 0);
+	ferry_staged_verify_mismatch(&s, 5);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	ferry_staged_verify_mark(&s, 5, 1); /* round 1: torn again by another write */
+	ferry_staged_verify_mismatch(&s, 5);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_U64(c.resent, 1);
+	EXPECT_EQ_U64(c.deferred, 1);
+	ferry_staged_verify_mark(&s, 6, 1); /* round 2 brings another page only */
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), -EBADMSG);
+	EXPECT_EQ_U64(c.bad_page, 5);
+	EXPECT(c.in_transit);
+	EXPECT(strstr(c.reason, "page 5 arrived with a checksum other than the source's and was not sent again") !=
+	       NULL);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* In the final round nothing on the source can write a page: a mismatch fails at once. */
+FERRY_TEST(staged_mismatch_in_the_final_round_fails_that_round)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 0);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	ferry_staged_verify_mark(&s, 130, 2);
+	ferry_staged_verify_mismatch(&s, 131);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), -EBADMSG);
+	EXPECT_EQ_U64(c.bad_page, 131);
+	EXPECT(c.in_transit);
+	EXPECT(strstr(c.reason, "page 131 of the final round arrived with a checksum other than the source's") != NULL);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
+/* A self-check failure is this host's memory, not the link: in_transit stays false. */
+FERRY_TEST(staged_self_check_failure_is_not_in_transit)
+{
+	struct ferry_staged_verify s;
+	char err[256];
+	uint8_t *ram = filled_ram();
+	EXPECT_EQ_INT(ferry_staged_verify_init(&s, NPAGES, "ferry-test-written", err, sizeof err), 0);
+	ram[9 * FERRY_PAGE_BYTES + 1] ^= 0x01;
+	EXPECT_EQ_U64(land_run(&s, ram, 0, NPAGES), 1);
+	struct ferry_round_check c;
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, false, &c), 0);
+	EXPECT_EQ_INT(ferry_staged_verify_round(&s, ram, true, &c), -EBADMSG);
+	EXPECT_EQ_U64(c.bad_page, 9);
+	EXPECT(!c.in_transit);
+	ferry_staged_verify_free(&s);
+	free(ram);
+}
+
 struct landing {
 	struct ferry_staged_verify *s;
 	const uint8_t *ram;

@@ -289,6 +289,7 @@ FERRY_TEST(wire_payload_crc_check)
 	EXPECT_EQ_STR(ferry_vectors[11].file, "page_batch.frame");
 	EXPECT_EQ_STR(ferry_vectors[12].file, "device_chunk.frame");
 	expect_crc_check(11, 0);
+	expect_crc_check(11, 4096 + 17); /* each page has its own */
 	expect_crc_check(11, 3 * 4096 - 1);
 	expect_crc_check(12, 50);
 	/* Types without a payload have nothing to check. */

@@ -249,7 +249,11 @@ static int encode_page_batch(uint8_t **out, size_t *out_len)
 	m.batch_seq = 9;
 	m.n_runs = 3;
 	m.runs = runs;
-	m.payload_crc32c = ferry_crc32c(0, pages, sizeof pages);
+	uint32_t crcs[3];
+	for (size_t i = 0; i < 3; i++)
+		crcs[i] = ferry_crc32c(0, pages + i * 4096, 4096);
+	m.n_page_crc32c = 3;
+	m.page_crc32c = crcs;
 	return encode(T(PAGE_BATCH), &m, pages, sizeof pages, out, out_len);
 }
 

@@ -1255,6 +1255,11 @@ public nonisolated struct Ferry_V1_PageRun: Sendable {
   public init() {}
 }
 
+/// Data-stream protocol 2 (StreamHello.protocol_version): each data page carries its own checksum.
+/// The source sends pages straight from live guest memory, so a vCPU or device write between the
+/// checksum and the send makes that one page mismatch; the write re-dirtied the page, so it arrives
+/// again next round. The destination holds a mismatching page of a pre-copy round suspect until it
+/// does, and fails the migration on one in the final round (the source is frozen then).
 public nonisolated struct Ferry_V1_PageBatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1267,8 +1272,8 @@ public nonisolated struct Ferry_V1_PageBatch: Sendable {
 
   public var runs: [Ferry_V1_PageRun] = []
 
-  /// CRC-32C (Castagnoli) of the raw payload
-  public var payloadCrc32C: UInt32 = 0
+  /// CRC-32C (Castagnoli) of each data page, in payload order
+  public var pageCrc32C: [UInt32] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2802,7 +2807,7 @@ nonisolated extension Ferry_V1_PageRun: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Ferry_V1_PageBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PageBatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}batch_seq\0\u{1}runs\0\u{3}payload_crc32c\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}batch_seq\0\u{1}runs\0\u{4}\u{2}page_crc32c\0\u{b}payload_crc32c\0\u{c}\u{4}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2813,7 +2818,7 @@ nonisolated extension Ferry_V1_PageBatch: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.round) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.batchSeq) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.runs) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.payloadCrc32C) }()
+      case 5: try { try decoder.decodeRepeatedFixed32Field(value: &self.pageCrc32C) }()
       default: break
       }
     }
@@ -2829,8 +2834,8 @@ nonisolated extension Ferry_V1_PageBatch: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.runs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.runs, fieldNumber: 3)
     }
-    if self.payloadCrc32C != 0 {
-      try visitor.visitSingularUInt32Field(value: self.payloadCrc32C, fieldNumber: 4)
+    if !self.pageCrc32C.isEmpty {
+      try visitor.visitPackedFixed32Field(value: self.pageCrc32C, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2839,7 +2844,7 @@ nonisolated extension Ferry_V1_PageBatch: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.round != rhs.round {return false}
     if lhs.batchSeq != rhs.batchSeq {return false}
     if lhs.runs != rhs.runs {return false}
-    if lhs.payloadCrc32C != rhs.payloadCrc32C {return false}
+    if lhs.pageCrc32C != rhs.pageCrc32C {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
