@@ -10,7 +10,17 @@
  *            baseline for round 0 (its populate time is its dest_alloc_s);
  *   tcp-hot  one stream of a 2 MiB buffer sent over and over into a 2 MiB buffer (cache-hot, the
  *            upper bound of loopback TCP on this machine).
- * Prints a table (median of --reps runs) and, with --csv FILE, one row per run:
+ * The runs are interleaved: rep r is one round of every configuration (tcp-ram, tcp-hot,
+ * tcp-prealloc, then ferry with each channel count), so each ferry run has a tcp-prealloc run taken
+ * right before it. On a shared machine the loopback rate drifts over minutes by more than the
+ * effect measured (tcp-prealloc moved 2.85..4.38 GB/s within one session); a ratio of medians of
+ * runs taken minutes apart carries that drift, a ratio within one rep much less of it.
+ * Prints a table (median of --reps runs; "of tcp-ram" / "of tcp-prealloc" are ratios of those
+ * medians) and, per ferry channel count, the paired ratio: the median over reps of tcp-prealloc
+ * seconds / ferry seconds of the same rep, with its min..max and the number of pairs (reps where
+ * both runs succeeded). The paired ratio is the number the issue's goal (ferry at >= 90 % of
+ * tcp-prealloc) is judged on. With --no-tcp there is nothing to pair and that line is omitted.
+ * With --csv FILE, one row per run (rep pairs rows of one round):
  *   kind,size_mib,channels,rep,seconds,gb_s,end_to_end_s,cpu_s,dest_alloc_s
  * seconds/gb_s: for ferry the source's round 0 (every page, from the first batch to the last
  * ROUND_ACK, measured by the agent and reported in Progress); end_to_end_s: PrepareDestination ->
@@ -40,6 +50,7 @@
 #include "stream_io.h"
 
 #define MAX_REPS 32
+#define MAX_CONFIGS 16 /* channel counts in one run */
 
 static double now_s(void)
 {
@@ -295,6 +306,37 @@ static void print_row(const char *name, unsigned mib, double s, double cpu, doub
 	printf("\n");
 }
 
+/* The runs of one configuration, indexed by rep. */
+struct runs {
+	double s[MAX_REPS], e2e[MAX_REPS], cpu[MAX_REPS], alloc[MAX_REPS];
+};
+
+/* Median of v[0..n), v left as it is (its order pairs it with other configurations' runs). */
+static double median_of(const double *v, int n)
+{
+	double tmp[MAX_REPS];
+	memcpy(tmp, v, (size_t)n * sizeof *v);
+	return median(tmp, n);
+}
+
+/* The paired ratio: per rep where both succeeded, tcp-prealloc seconds / ferry seconds of that
+ * rep; prints their median, min..max and count. */
+static void print_paired(const char *name, const double *pre_s, const double *ferry_s, int reps)
+{
+	double q[MAX_REPS];
+	int n = 0;
+	for (int r = 0; r < reps; r++)
+		if (pre_s[r] > 0 && ferry_s[r] > 0)
+			q[n++] = pre_s[r] / ferry_s[r];
+	if (n == 0) {
+		printf("%s: paired ratio of tcp-prealloc - (0 pairs)\n", name);
+		return;
+	}
+	double m = median(q, n); /* sorts q */
+	printf("%s: paired ratio of tcp-prealloc median %.0f %% (%.0f..%.0f %%, %d pair%s)\n", name, 100.0 * m,
+	       100.0 * q[0], 100.0 * q[n - 1], n, n > 1 ? "s" : "");
+}
+
 int main(int argc, char **argv)
 {
 	unsigned mib = 256;
@@ -323,36 +365,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_migration: --size-mib must be > 0 and --reps in 1..%d\n", MAX_REPS);
 		return 2;
 	}
-	char ram[32];
-	snprintf(ram, sizeof ram, "%uMiB", mib);
-	FILE *csv;
-	if (bench_setup("bench_migration", csv_path, &csv))
-		return 2;
-	uint64_t bytes = (uint64_t)mib << 20;
-	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each)\n", mib, reps);
-	printf("%-24s %9s %8s %10s %14s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "of tcp-prealloc",
-	       "CPU s/GiB");
-	double v[MAX_REPS], e[MAX_REPS], c[MAX_REPS], a[MAX_REPS], tcp_ram = 0, tcp_pre = 0;
-	if (tcp) {
-		static const struct {
-			enum tcp_kind kind;
-			const char *csv, *name;
-		} kinds[] = {{TCP_RAM, "tcp-ram", "tcp-ram, 1 stream"},
-			     {TCP_PREALLOC, "tcp-prealloc", "tcp-prealloc, 1 stream"},
-			     {TCP_HOT, "tcp-hot", "tcp-hot, 1 stream"}};
-		for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-			for (int r = 0; r < reps; r++) {
-				v[r] = loopback_s(bytes, kinds[k].kind, &c[r], &a[r]);
-				csv_row(csv, kinds[k].csv, mib, 1, r, v[r], 0, c[r], a[r]);
-			}
-			double mv = median(v, reps);
-			if (kinds[k].kind == TCP_RAM)
-				tcp_ram = mv;
-			if (kinds[k].kind == TCP_PREALLOC)
-				tcp_pre = mv;
-			print_row(kinds[k].name, mib, mv, median(c, reps), 0, median(a, reps), tcp_ram, tcp_pre);
-		}
-	}
+	unsigned chans[MAX_CONFIGS];
+	int nch = 0;
 	for (const char *p = channels; *p;) {
 		unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
 		while (*p == ',' || *p == ' ')
@@ -361,17 +375,68 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_migration: channel count %u is not in 1..%u\n", n, FERRY_MIG_MAX_CHANNELS);
 			return 2;
 		}
-		for (int r = 0; r < reps; r++) {
-			v[r] = migration_s(n, ram, &e[r], &c[r], &a[r]);
-			csv_row(csv, "ferry", mib, n, r, v[r], e[r], c[r], a[r]);
+		if (nch == MAX_CONFIGS) {
+			fprintf(stderr, "bench_migration: at most %d channel counts\n", MAX_CONFIGS);
+			return 2;
+		}
+		chans[nch++] = n;
+	}
+	char ram[32];
+	snprintf(ram, sizeof ram, "%uMiB", mib);
+	FILE *csv;
+	if (bench_setup("bench_migration", csv_path, &csv))
+		return 2;
+	uint64_t bytes = (uint64_t)mib << 20;
+	printf("migration of %u MiB random RAM, vCPUs frozen, loopback (median of %d runs each, reps interleaved)\n", mib,
+	       reps);
+	printf("%-24s %9s %8s %10s %14s %12s\n", "configuration", "seconds", "GB/s", "of tcp-ram", "of tcp-prealloc",
+	       "CPU s/GiB");
+	fflush(stdout);
+	static const struct {
+		enum tcp_kind kind;
+		const char *csv, *name;
+	} kinds[] = {{TCP_RAM, "tcp-ram", "tcp-ram, 1 stream"},
+		     {TCP_PREALLOC, "tcp-prealloc", "tcp-prealloc, 1 stream"},
+		     {TCP_HOT, "tcp-hot", "tcp-hot, 1 stream"}};
+	enum { N_KINDS = sizeof kinds / sizeof kinds[0], PRE = 1 };
+	/* Within a rep tcp-prealloc runs last, right before the ferry runs it is paired with. */
+	static const int order[N_KINDS] = {0, 2, PRE};
+	static struct runs tcp_runs[N_KINDS], ferry_runs[MAX_CONFIGS];
+	for (int r = 0; r < reps; r++) {
+		fprintf(stderr, "bench_migration: rep %d of %d\n", r + 1, reps);
+		for (int o = 0; tcp && o < N_KINDS; o++) {
+			int k = order[o];
+			struct runs *t = &tcp_runs[k];
+			t->s[r] = loopback_s(bytes, kinds[k].kind, &t->cpu[r], &t->alloc[r]);
+			csv_row(csv, kinds[k].csv, mib, 1, r, t->s[r], 0, t->cpu[r], t->alloc[r]);
+		}
+		for (int i = 0; i < nch; i++) {
+			struct runs *f = &ferry_runs[i];
+			f->s[r] = migration_s(chans[i], ram, &f->e2e[r], &f->cpu[r], &f->alloc[r]);
+			csv_row(csv, "ferry", mib, chans[i], r, f->s[r], f->e2e[r], f->cpu[r], f->alloc[r]);
 			if (csv)
 				fflush(csv);
 		}
-		char name[32];
-		snprintf(name, sizeof name, "ferry, %u channel%s", n, n > 1 ? "s" : "");
-		double mv = median(v, reps), me = median(e, reps), mc = median(c, reps), ma = median(a, reps);
-		print_row(name, mib, mv, mc, me, ma, tcp_ram, tcp_pre);
 	}
+	double tcp_ram = 0, tcp_pre = 0;
+	if (tcp) {
+		tcp_ram = median_of(tcp_runs[0].s, reps);
+		tcp_pre = median_of(tcp_runs[PRE].s, reps);
+		for (int k = 0; k < N_KINDS; k++) {
+			const struct runs *t = &tcp_runs[k];
+			print_row(kinds[k].name, mib, median_of(t->s, reps), median_of(t->cpu, reps), 0,
+				  median_of(t->alloc, reps), tcp_ram, tcp_pre);
+		}
+	}
+	char names[MAX_CONFIGS][32];
+	for (int i = 0; i < nch; i++) {
+		const struct runs *f = &ferry_runs[i];
+		snprintf(names[i], sizeof names[i], "ferry, %u channel%s", chans[i], chans[i] > 1 ? "s" : "");
+		print_row(names[i], mib, median_of(f->s, reps), median_of(f->cpu, reps), median_of(f->e2e, reps),
+			  median_of(f->alloc, reps), tcp_ram, tcp_pre);
+	}
+	for (int i = 0; tcp && i < nch; i++)
+		print_paired(names[i], tcp_runs[PRE].s, ferry_runs[i].s, reps);
 	if (csv)
 		fclose(csv);
 	return 0;

@@ -83,7 +83,8 @@ static uint64_t next_page(struct vcpu *v)
 	return v->id + k * v->w->cfg.vcpus;
 }
 
-static void write_page(struct vcpu *v, uint64_t index)
+/* Rewrites one of v's pages as generation + 1; returns that generation. */
+static uint64_t write_page(struct vcpu *v, uint64_t index)
 {
 	uint8_t *page = v->w->base + index * FERRY_PAGE_BYTES;
 	uint64_t gen = ferry_page_trailer_read(page).generation + 1;
@@ -91,6 +92,7 @@ static void write_page(struct vcpu *v, uint64_t index)
 	__atomic_store_n(&v->writes, __atomic_load_n(&v->writes, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 	if (gen > __atomic_load_n(&v->max_gen, __ATOMIC_RELAXED))
 		__atomic_store_n(&v->max_gen, gen, __ATOMIC_RELAXED);
+	return gen;
 }
 
 /* Parks until thawed. Returns 1 if the workload is quitting. */
@@ -379,14 +381,20 @@ void ferry_workload_freeze(struct ferry_workload *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void ferry_workload_thaw(struct ferry_workload *w)
+/* Lets parked vCPUs run again; the throttle stays as it is. */
+static void resume(struct ferry_workload *w)
 {
 	pthread_mutex_lock(&w->lock);
-	__atomic_store_n(&w->throttle, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->pause_requested, 0, __ATOMIC_RELEASE);
 	w->frozen = 0;
 	pthread_cond_broadcast(&w->run_cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+void ferry_workload_thaw(struct ferry_workload *w)
+{
+	__atomic_store_n(&w->throttle, 0, __ATOMIC_RELAXED);
+	resume(w);
 }
 
 int ferry_workload_frozen(const struct ferry_workload *w)
@@ -437,6 +445,50 @@ int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum fe
 	if (!was_frozen)
 		ferry_workload_thaw(w);
 	return rc;
+}
+
+/* -ERANGE with the page and the valid range in err when `index` is past guest RAM. */
+static int check_page_index(const struct ferry_workload *w, uint64_t index, char *err, size_t errlen)
+{
+	if (index < w->npages)
+		return 0;
+	ferry_errbuf_set(err, errlen, "page %llu is outside 0..%llu", (unsigned long long)index,
+			 (unsigned long long)(w->npages - 1));
+	return -ERANGE;
+}
+
+int ferry_workload_touch_page(struct ferry_workload *w, uint64_t index, uint64_t *generation, char *err,
+			      size_t errlen)
+{
+	int rc = check_page_index(w, index, err, errlen);
+	if (rc)
+		return rc;
+	/* The owner may be rewriting this very page: two fills at once mix their bytes or bump the
+	 * generation once for two writes, so every vCPU stops first. Resumed, not thawed: a throttle
+	 * in force stays in force. */
+	int was_frozen = ferry_workload_frozen(w);
+	if (!was_frozen)
+		ferry_workload_freeze(w);
+	*generation = write_page(&w->vcpus[index % w->cfg.vcpus], index);
+	if (!was_frozen)
+		resume(w);
+	return 0;
+}
+
+int ferry_workload_peek_page(const struct ferry_workload *w, uint64_t index, uint64_t *generation,
+			     enum ferry_page_fault *fault, char *err, size_t errlen)
+{
+	int rc = check_page_index(w, index, err, errlen);
+	if (rc)
+		return rc;
+	/* One copy, so the generation and the verdict describe the same bytes. While vCPUs run that
+	 * copy can still be torn by the owner's write in progress (bad_checksum then means "caught
+	 * mid-write", not corruption): freeze first for a verdict that counts. */
+	uint64_t copy[FERRY_PAGE_BYTES / sizeof(uint64_t)];
+	memcpy(copy, w->base + index * FERRY_PAGE_BYTES, sizeof copy);
+	*generation = ferry_page_trailer_read(copy).generation;
+	*fault = ferry_page_verify(copy, index);
+	return 0;
 }
 
 int ferry_workload_get_vcpu_state(struct ferry_workload *w, struct ferry_vcpu_state *out, unsigned cap)

@@ -6,7 +6,8 @@
  * flag, so a frozen workload never holds a half-written page.
  *
  * Pages are split between vCPUs by index (vCPU i owns pages p with p % vcpus == i), so no two
- * threads ever write the same page and each pattern stays seeded and reproducible per vCPU.
+ * threads ever write the same page and each pattern stays seeded and reproducible per vCPU (a
+ * `touch` writes a page for its owner only while every vCPU is frozen).
  *
  * Throttle (auto-converge, as QEMU's cpu-throttle): at N %, each vCPU runs a slice of
  * FERRY_WORKLOAD_THROTTLE_SLICE_NS, then sleeps N / (100 - N) slices, so N % of its time is taken
@@ -84,6 +85,21 @@ void ferry_workload_stats(struct ferry_workload *w, struct ferry_workload_stats 
 /* Verifies every page's self-check, freezing the vCPUs for the duration if they run. 0, or
  * -EBADMSG with the first bad page and the reason. */
 int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum ferry_page_fault *fault);
+
+/* The guest writes page `index` once, as its owning vCPU (index % vcpus) would: generation + 1,
+ * page refilled, counted in that vCPU's writes and max generation. The write goes through the
+ * guest's own mapping, so a dirty tracker sees an ordinary vCPU write. The vCPUs are frozen for it
+ * (the owner must not write the page at the same time) and left as found: running ones run on,
+ * with their throttle. No un-started incoming state to refuse: ferry-workload serves its control
+ * socket only once an incoming VM has started. 0 with the new generation, or -ERANGE with the page
+ * and the valid range in err. */
+int ferry_workload_touch_page(struct ferry_workload *w, uint64_t index, uint64_t *generation, char *err,
+			      size_t errlen);
+/* Page `index`'s trailer generation and self-check verdict, without writing or freezing: a
+ * diagnostic, torn if the owner writes the page meanwhile (freeze first for a reliable verdict).
+ * 0, or -ERANGE as for touch. */
+int ferry_workload_peek_page(const struct ferry_workload *w, uint64_t index, uint64_t *generation,
+			     enum ferry_page_fault *fault, char *err, size_t errlen);
 
 /* Where a vCPU is in its write pattern: what a destination needs to continue exactly where the
  * source stopped (page contents and generations travel in guest RAM itself). */

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config_value.h"
 #include "log.h"
 #include "uffd_compat.h"
 #include "workload_agent.h"
@@ -123,6 +124,53 @@ static int handle_throttle(struct ferry_workload *w, int fd, const char *arg)
 	return reply(fd, "ok throttle percent=%u", percent);
 }
 
+/* The page number of `touch N` / `peek N`: plain decimal, no sign, no 0x. -EINVAL otherwise (or
+ * past 2^64-1). */
+static int parse_page(const char *arg, uint64_t *index)
+{
+	char why[80];
+	size_t n = strspn(arg, "0123456789");
+	if (n == 0 || arg[n] != '\0')
+		return -EINVAL;
+	return ferry__value_u64(arg, n, index, why, sizeof why);
+}
+
+static uint64_t last_page(const struct ferry_workload *w)
+{
+	return ferry_workload_ram_bytes(w) / FERRY_PAGE_BYTES - 1;
+}
+
+/* `touch N`: the guest writes page N once, as its vCPU would (workload.h). */
+static int handle_touch(struct ferry_workload *w, int fd, const char *arg)
+{
+	uint64_t index = 0, gen = 0;
+	char err[160];
+	if (parse_page(arg, &index))
+		return reply(fd, "error touch: expected a page number 0..%" PRIu64 " in decimal, got \"%.24s\"",
+			     last_page(w), arg);
+	if (ferry_workload_touch_page(w, index, &gen, err, sizeof err))
+		return reply(fd, "error touch: %s", err);
+	ferry_log(FERRY_LOG_DEBUG, "msg=\"page touched\" page=%" PRIu64 " generation=%" PRIu64, index, gen);
+	return reply(fd, "ok touch page=%" PRIu64 " generation=%" PRIu64, index, gen);
+}
+
+/* `peek N`: page N's generation and self-check, without writing. */
+static int handle_peek(struct ferry_workload *w, int fd, const char *arg)
+{
+	uint64_t index = 0, gen = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	char err[160];
+	if (parse_page(arg, &index))
+		return reply(fd, "error peek: expected a page number 0..%" PRIu64 " in decimal, got \"%.24s\"",
+			     last_page(w), arg);
+	if (ferry_workload_peek_page(w, index, &gen, &fault, err, sizeof err))
+		return reply(fd, "error peek: %s", err);
+	if (fault != FERRY_PAGE_OK)
+		return reply(fd, "ok peek page=%" PRIu64 " generation=%" PRIu64 " valid=0 reason=%s", index, gen,
+			     ferry_page_fault_name(fault));
+	return reply(fd, "ok peek page=%" PRIu64 " generation=%" PRIu64 " valid=1", index, gen);
+}
+
 /* Runs one command. Returns 1 when the workload must quit, 0 to go on, -errno to drop the client. */
 static int handle_line(struct ferry_workload *w, const struct ferry_workload_control_options *opt, int fd,
 		       const char *cmd)
@@ -138,6 +186,10 @@ static int handle_line(struct ferry_workload *w, const struct ferry_workload_con
 	}
 	if (strncmp(cmd, "throttle ", 9) == 0)
 		return handle_throttle(w, fd, cmd + 9);
+	if (strncmp(cmd, "touch ", 6) == 0)
+		return handle_touch(w, fd, cmd + 6);
+	if (strncmp(cmd, "peek ", 5) == 0)
+		return handle_peek(w, fd, cmd + 5);
 	if (strcmp(cmd, "stats") == 0)
 		return handle_stats(w, fd);
 	if (strcmp(cmd, "verify") == 0)

@@ -14,6 +14,8 @@
  *   thaw    -> ok running                also turns the throttle off
  *   throttle N -> ok throttle percent=N  auto-converge: every vCPU loses N % of its time (workload.h),
  *              N decimal 0..99, 0 = off; else "error throttle: <reason>" and nothing changes
+ *   touch N -> ok touch page=N generation=G  the guest writes page N (decimal 0..pages-1) once, as its vCPU would
+ *   peek N  -> ok peek page=N generation=G valid=1|0 [reason=R]  no write, no freeze: torn unless frozen
  *   stats   -> ok frozen=0|1 vcpus=N writes=N generation=N ram_bytes=N throttle=N throttled_ns=N
  *              vcpu_writes=N,N,...       throttled_ns: vCPU time spent in throttle sleeps, summed
  *   verify  -> ok pages=N                every page's self-check passed (vCPUs frozen meanwhile)

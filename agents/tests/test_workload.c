@@ -2,7 +2,7 @@
  * The workload: option parsing, the in-process vCPU engine, and the real ferry-workload binary
  * driven over its control socket (freeze really stops writes, as seen by the dirty tracker; a
  * corrupted byte in guest RAM is named by `verify`; a throttle really slows the dirty rate the
- * tracker sees). The binary is found next to ferry-agent (FERRY_AGENT_BIN, set by `make check`).
+ * tracker sees; `touch` is a guest write the tracker sees on that one page). The binary is found next to ferry-agent (FERRY_AGENT_BIN, set by `make check`).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -137,6 +137,129 @@ FERRY_TEST(workload_engine_freeze_and_patterns_keep_memory_valid)
 		}
 		ferry_workload_destroy(w);
 	}
+}
+
+/* A 1 MiB workload (256 pages, 3 vCPUs), frozen from the start: no vCPU write muddies the counts. */
+static struct ferry_workload *frozen_workload(void)
+{
+	struct ferry_workload_config cfg = {.ram_bytes = 1u << 20, .vcpus = 3, .dirty_rate_pages = 0, .seed = 4,
+					    .start_frozen = 1};
+	struct ferry_workload *w = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_workload_create(&cfg, &w, err, sizeof err), 0);
+	return w;
+}
+
+FERRY_TEST(workload_touch_bumps_the_generation_by_one_as_the_owning_vcpu)
+{
+	struct ferry_workload *w = frozen_workload();
+	if (!w)
+		return;
+	char err[256] = "";
+	uint64_t gen = 0, peeked = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_BAD_MAGIC;
+	EXPECT_EQ_INT(ferry_workload_peek_page(w, 7, &peeked, &fault, err, sizeof err), 0);
+	EXPECT_EQ_U64(peeked, 1); /* the fill */
+	EXPECT_EQ_INT(fault, FERRY_PAGE_OK);
+	EXPECT_EQ_INT(ferry_workload_touch_page(w, 7, &gen, err, sizeof err), 0);
+	EXPECT_EQ_U64(gen, 2);
+	EXPECT_EQ_INT(ferry_workload_touch_page(w, 7, &gen, err, sizeof err), 0);
+	EXPECT_EQ_U64(gen, 3);
+	fault = FERRY_PAGE_BAD_MAGIC;
+	EXPECT_EQ_INT(ferry_workload_peek_page(w, 7, &peeked, &fault, err, sizeof err), 0);
+	EXPECT_EQ_U64(peeked, 3);
+	EXPECT_EQ_INT(fault, FERRY_PAGE_OK);
+	const uint8_t *page = (const uint8_t *)ferry_workload_base(w) + 7 * FERRY_PAGE_BYTES;
+	EXPECT_EQ_INT(ferry_page_verify(page, 7), FERRY_PAGE_OK);
+	EXPECT_EQ_U64(ferry_page_trailer_read(page).generation, 3);
+	/* Counted as page 7's owner's writes (7 % 3 = vCPU 1), and nobody else's. */
+	struct ferry_workload_stats s;
+	ferry_workload_stats(w, &s);
+	EXPECT_EQ_U64(s.vcpu_writes[0], 0);
+	EXPECT_EQ_U64(s.vcpu_writes[1], 2);
+	EXPECT_EQ_U64(s.vcpu_writes[2], 0);
+	EXPECT_EQ_U64(s.max_generation, 3);
+	/* Frozen before, frozen after; the neighbours untouched. */
+	EXPECT_EQ_INT(ferry_workload_frozen(w), 1);
+	EXPECT_EQ_INT(ferry_workload_peek_page(w, 6, &peeked, &fault, err, sizeof err), 0);
+	EXPECT_EQ_U64(peeked, 1);
+	uint64_t bad = 0;
+	EXPECT_EQ_INT(ferry_workload_verify(w, &bad, &fault), 0);
+	ferry_workload_destroy(w);
+}
+
+FERRY_TEST(workload_touch_and_peek_refuse_pages_past_guest_ram)
+{
+	struct ferry_workload *w = frozen_workload();
+	if (!w)
+		return;
+	char err[256] = "";
+	uint64_t gen = 99;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_workload_touch_page(w, 256, &gen, err, sizeof err), -ERANGE);
+	EXPECT_EQ_STR(err, "page 256 is outside 0..255");
+	EXPECT_EQ_INT(ferry_workload_peek_page(w, UINT64_MAX, &gen, &fault, err, sizeof err), -ERANGE);
+	EXPECT_EQ_STR(err, "page 18446744073709551615 is outside 0..255");
+	EXPECT_EQ_U64(gen, 99); /* nothing reported */
+	struct ferry_workload_stats s;
+	ferry_workload_stats(w, &s);
+	EXPECT_EQ_U64(s.writes_total, 0); /* nothing written */
+	EXPECT_EQ_INT(ferry_workload_touch_page(w, 255, &gen, err, sizeof err), 0); /* the last page is fine */
+	EXPECT_EQ_U64(gen, 2);
+	ferry_workload_destroy(w);
+}
+
+/* Generations written since the fill, over all pages: one per write, as long as no two writes of a
+ * page ever overlap (two at once read the same generation and bump it once). */
+static uint64_t generations_since_fill(struct ferry_workload *w)
+{
+	const uint8_t *base = ferry_workload_base(w);
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < ferry_workload_ram_bytes(w) / FERRY_PAGE_BYTES; i++)
+		sum += ferry_page_trailer_read(base + i * FERRY_PAGE_BYTES).generation - 1;
+	return sum;
+}
+
+/* On running vCPUs touch freezes them for its write and lets them run on, throttle and all.
+ * Hammered on 4 pages the owners rewrite as fast as they can, no touch ever overlaps an owner's
+ * write: every write, touch or vCPU, shows up as exactly one generation. */
+FERRY_TEST(workload_touch_leaves_a_running_workload_running)
+{
+	struct ferry_workload_config cfg = {.ram_bytes = 4 * FERRY_PAGE_BYTES, .vcpus = 2, .dirty_rate_pages = 0,
+					    .seed = 6};
+	struct ferry_workload *w = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_workload_create(&cfg, &w, err, sizeof err), 0);
+	if (!w)
+		return;
+	EXPECT_EQ_INT(ferry_workload_set_throttle(w, 10, err, sizeof err), 0);
+	uint64_t last[4] = {0};
+	int rising = 1;
+	for (int i = 0; i < 5000; i++) {
+		uint64_t gen = 0, page = (uint64_t)i % 4;
+		EXPECT_EQ_INT(ferry_workload_touch_page(w, page, &gen, err, sizeof err), 0);
+		rising &= gen > last[page];
+		last[page] = gen;
+	}
+	EXPECT(rising);
+	EXPECT_EQ_INT(ferry_workload_frozen(w), 0);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 10);
+	struct ferry_workload_stats s0, s1;
+	ferry_workload_stats(w, &s0);
+	for (int i = 0; i < 2000; i++) { /* the vCPUs really run on: at most 20 s */
+		ferry_workload_stats(w, &s1);
+		if (s1.writes_total > s0.writes_total + 100)
+			break;
+		usleep(10000);
+	}
+	EXPECT(s1.writes_total > s0.writes_total + 100);
+	ferry_workload_freeze(w);
+	ferry_workload_stats(w, &s1);
+	EXPECT_EQ_U64(generations_since_fill(w), s1.writes_total);
+	uint64_t bad = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_workload_verify(w, &bad, &fault), 0);
+	ferry_workload_destroy(w);
 }
 
 /* A running ferry-workload process and a control connection to it. */
@@ -416,6 +539,80 @@ FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
 	EXPECT_EQ_U64(throttle, 0);
 	uint64_t again = dirtied_pages(t, &bm, 12);
 	EXPECT(again > tenth);
+	command(&r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	ferry_dirty_tracker_close(t);
+	ferry_dirty_bitmap_free(&bm);
+	close(a.memfd);
+	stop_workload(&r);
+}
+
+/* The control socket's touch: a guest write the dirty tracker sees on exactly that page, with the
+ * generation peek reports; bad page numbers are refused with the input and the valid range. */
+FERRY_TEST(workload_touch_over_the_socket_is_a_write_the_tracker_sees)
+{
+	struct running r;
+	EXPECT_EQ_INT(start_workload(&r, "2000", 1), 0);
+	if (r.sock < 0)
+		return;
+	struct ferry_workload_attach a;
+	struct ferry_dirty_bitmap bm;
+	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX], want[128];
+	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
+	if (!t)
+		return;
+
+	command(&r, "freeze", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok frozen");
+	EXPECT(ferry_dirty_tracker_harvest(t, &bm, err, sizeof err) >= 0); /* the writes before the freeze */
+	uint64_t before = 0, after = 0;
+	command(&r, "peek 1234", reply, sizeof reply);
+	EXPECT(strncmp(reply, "ok peek page=1234 generation=", 29) == 0);
+	EXPECT(strstr(reply, " valid=1") != NULL);
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "generation", &before), 0);
+	command(&r, "touch 1234", reply, sizeof reply);
+	snprintf(want, sizeof want, "ok touch page=1234 generation=%" PRIu64, before + 1);
+	EXPECT_EQ_STR(reply, want);
+	ferry_dirty_bitmap_clear_all(&bm);
+	EXPECT_EQ_INT(ferry_dirty_tracker_harvest(t, &bm, err, sizeof err), 1);
+	EXPECT(ferry_dirty_bitmap_test(&bm, 1234));
+	command(&r, "peek 1234", reply, sizeof reply);
+	EXPECT_EQ_INT(ferry_workload_ipc_field_u64(reply, "generation", &after), 0);
+	EXPECT_EQ_U64(after, before + 1);
+	command(&r, "stats", reply, sizeof reply);
+	EXPECT(strncmp(reply, "ok frozen=1 ", 12) == 0); /* frozen it was, frozen it stays */
+
+	/* A page that fails its self-check is reported, not hidden. */
+	uint8_t *ram = mmap(NULL, a.ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a.memfd, 0);
+	EXPECT(ram != MAP_FAILED);
+	if (ram != MAP_FAILED) {
+		ram[1234 * FERRY_PAGE_BYTES + 100] ^= 0x40;
+		command(&r, "peek 1234", reply, sizeof reply);
+		snprintf(want, sizeof want, "ok peek page=1234 generation=%" PRIu64 " valid=0 reason=bad_checksum", after);
+		EXPECT_EQ_STR(reply, want);
+		ram[1234 * FERRY_PAGE_BYTES + 100] ^= 0x40;
+		munmap(ram, a.ram_bytes);
+	}
+
+	command(&r, "touch 4096", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error touch: page 4096 is outside 0..4095");
+	command(&r, "peek 4096", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error peek: page 4096 is outside 0..4095");
+	command(&r, "touch abc", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error touch: expected a page number 0..4095 in decimal, got \"abc\"");
+	command(&r, "touch 0x10", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error touch: expected a page number 0..4095 in decimal, got \"0x10\"");
+	command(&r, "peek -1", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "error peek: expected a page number 0..4095 in decimal, got \"-1\"");
+	command(&r, "touch 99999999999999999999", reply, sizeof reply);
+	EXPECT(strstr(reply, "error touch: expected a page number 0..4095 in decimal, got \"9999") == reply);
+
+	/* Running before, running after. */
+	command(&r, "thaw", reply, sizeof reply);
+	command(&r, "touch 0", reply, sizeof reply);
+	EXPECT(strncmp(reply, "ok touch page=0 generation=", 27) == 0);
+	command(&r, "stats", reply, sizeof reply);
+	EXPECT(strncmp(reply, "ok frozen=0 ", 12) == 0);
 	command(&r, "verify", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "ok pages=4096");
 	ferry_dirty_tracker_close(t);
