@@ -175,11 +175,13 @@ static int workload_command(struct ferry_migration_source *s, const char *cmd, c
 	return 0;
 }
 
-int ferry__source_touch_page(struct ferry_migration_source *s, uint64_t page, char *err, size_t errlen)
+int ferry__source_write_page(struct ferry_migration_source *s, uint64_t page, const char *how, char *err,
+			     size_t errlen)
 {
-	char cmd[40], reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	snprintf(cmd, sizeof cmd, "touch %llu", (unsigned long long)page);
-	return workload_command(s, cmd, "ok touch", reply, sizeof reply, err, errlen);
+	char cmd[40], expect[16], reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	snprintf(cmd, sizeof cmd, "%s %llu", how, (unsigned long long)page);
+	snprintf(expect, sizeof expect, "ok %s", how);
+	return workload_command(s, cmd, expect, reply, sizeof reply, err, errlen);
 }
 
 static int connect_channels(struct ferry_migration_source *s, char *err, size_t errlen)

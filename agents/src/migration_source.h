@@ -30,7 +30,7 @@
  *
  * Test-only faults (test_hooks.h): FERRY_TEST_CORRUPT_BATCH=N sends the N-th PAGE_BATCH of every
  * migration with a wrong checksum for one page (damaged in transit); FERRY_TEST_TEAR_PAGE=N has
- * the guest write page N between its checksum and its send in round 0 (a torn page);
+ * the guest halfway through writing page N when round 0 sends it, after its checksum (a torn page);
  * FERRY_TEST_CORRUPT_VCPU_STATE=1 flips one byte of the vCPU state after its checksum.
  */
 #ifndef FERRY_MIGRATION_SOURCE_H

@@ -73,9 +73,11 @@ int ferry_stream_send_round(struct ferry_migration_source *s, const struct ferry
 /* Posts a mid-round Progress of pre-copy round `round`, `elapsed_ns` after it began (worker). */
 void ferry__source_report_mid_round(struct ferry_migration_source *s, uint32_t round, uint64_t elapsed_ns);
 
-/* The guest writes page `page` once, as its vCPU would (the workload's `touch`), and this returns
- * after the write: for FERRY_TEST_TEAR_PAGE. 0, or -errno with the reason in err. */
-int ferry__source_touch_page(struct ferry_migration_source *s, uint64_t page, char *err, size_t errlen);
+/* The guest writes page `page` through the workload's `how` command ("touch": whole, "tear": half
+ * of it), and this returns after the write: for FERRY_TEST_TEAR_PAGE. 0, or -errno with the reason
+ * in err. */
+int ferry__source_write_page(struct ferry_migration_source *s, uint64_t page, const char *how, char *err,
+			     size_t errlen);
 
 /* Whether the coordinator aborted (read under m->lock). */
 bool ferry__source_aborted(struct ferry_migration_source *s);

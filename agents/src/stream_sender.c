@@ -128,16 +128,18 @@ static void add_page(struct channel_job *j, size_t *n_runs, size_t *n_data, uint
 		j->data[(*n_data)++] = (struct iovec){(void *)(j->s->ram + p * PAGE), PAGE};
 }
 
-/* FERRY_TEST_TEAR_PAGE: the guest writes the page between its checksum and its send. */
-static void test_tear(struct channel_job *j, uint64_t first, uint64_t end)
+/* FERRY_TEST_TEAR_PAGE: the guest is halfway through writing the page when it is sent (`before`:
+ * between its checksum and its send), and finishes the write after. */
+static void test_tear(struct channel_job *j, uint64_t first, uint64_t end, bool before)
 {
 	struct ferry_migration_source *s = j->s;
 	if (j->round != 0 || !s->tear_page || s->tear_page - 1 < first || s->tear_page - 1 >= end)
 		return;
 	char err[FERRY_MIG_ERROR_MAX];
-	int rc = ferry__source_touch_page(s, s->tear_page - 1, err, sizeof err);
+	int rc = ferry__source_write_page(s, s->tear_page - 1, before ? "tear" : "touch", err, sizeof err);
 	ferry_log(rc ? FERRY_LOG_ERROR : FERRY_LOG_WARNING,
-		  "msg=\"test fault: guest page written after its checksum\" migration_id=%s page=%llu%s%s", s->m->id,
+		  "msg=\"test fault: guest page %s\" migration_id=%s page=%llu%s%s",
+		  before ? "half written after its checksum" : "written whole after its send", s->m->id,
 		  (unsigned long long)(s->tear_page - 1), rc ? " error=" : "", rc ? err : "");
 }
 
@@ -194,10 +196,11 @@ static int send_region(struct channel_job *j, uint64_t first, uint64_t end, uint
 		ferry_log(FERRY_LOG_WARNING, "msg=\"test fault: corrupting a batch\" migration_id=%s batch=%llu",
 			  s->m->id, (unsigned long long)nth);
 	}
-	test_tear(j, first, end);
+	test_tear(j, first, end, true);
 	pace(s, bytes + 64);
 	int rc = ferry_stream_sendv(s->fds[j->index], FERRY__V1__FRAME_TYPE__FRAME_TYPE_PAGE_BATCH, &b.base, j->data,
 				    (int)n_data, FERRY_STREAM_IO_TIMEOUT_MS);
+	test_tear(j, first, end, false);
 	if (rc)
 		return io_fail(j, rc, "sending a page batch");
 	j->stats.batches++;

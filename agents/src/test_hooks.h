@@ -21,10 +21,10 @@ void ferry_test_pause_point(const char *point, const char *migration_id);
  * middle data page, as if that page were damaged in transit. 0 = off. */
 uint64_t ferry_test_corrupt_batch(void);
 
-/* FERRY_TEST_TEAR_PAGE=N (source): in round 0, the guest writes page N (the workload's `touch`)
- * after the source took the page's checksum and before it sent the page, as a vCPU write racing
- * the send would: the page arrives with a checksum that does not match it. *page = N; false when
- * unset. */
+/* FERRY_TEST_TEAR_PAGE=N (source): in round 0, the guest is halfway through writing page N (the
+ * workload's `tear`) when the source sends it, after it took the page's checksum, and completes the
+ * write (`touch`) after the send, as a vCPU write racing the send would: the page arrives torn, with
+ * a checksum that does not match it. *page = N; false when unset. */
 bool ferry_test_tear_page(uint64_t *page);
 
 /* FERRY_TEST_CORRUPT_VCPU_STATE=1 (source): the vCPU state gets one byte flipped after its

@@ -475,6 +475,23 @@ int ferry_workload_touch_page(struct ferry_workload *w, uint64_t index, uint64_t
 	return 0;
 }
 
+int ferry_workload_tear_page(struct ferry_workload *w, uint64_t index, char *err, size_t errlen)
+{
+	int rc = check_page_index(w, index, err, errlen);
+	if (rc)
+		return rc;
+	uint8_t *page = w->base + index * FERRY_PAGE_BYTES;
+	uint64_t next[FERRY_PAGE_BYTES / sizeof(uint64_t)];
+	ferry_page_fill(next, index, ferry_page_trailer_read(page).generation + 1, w->cfg.seed);
+	int was_frozen = ferry_workload_frozen(w);
+	if (!was_frozen)
+		ferry_workload_freeze(w);
+	memcpy(page, next, FERRY_PAGE_BYTES / 2); /* the trailer, at the end, still says the old generation */
+	if (!was_frozen)
+		resume(w);
+	return 0;
+}
+
 int ferry_workload_peek_page(const struct ferry_workload *w, uint64_t index, uint64_t *generation,
 			     enum ferry_page_fault *fault, char *err, size_t errlen)
 {

@@ -95,6 +95,11 @@ int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum fe
  * and the valid range in err. */
 int ferry_workload_touch_page(struct ferry_workload *w, uint64_t index, uint64_t *generation, char *err,
 			      size_t errlen);
+/* The guest begins writing page `index` and stops halfway, as its vCPU caught mid-write: the first
+ * half of the next generation is in place and the page fails its self-check until
+ * ferry_workload_touch_page writes it whole (that write counts; this one does not). Frozen vCPUs
+ * and the guest's own mapping as for touch. 0, or -ERANGE as for touch. */
+int ferry_workload_tear_page(struct ferry_workload *w, uint64_t index, char *err, size_t errlen);
 /* Page `index`'s trailer generation and self-check verdict, without writing or freezing: a
  * diagnostic, torn if the owner writes the page meanwhile (freeze first for a reliable verdict).
  * 0, or -ERANGE as for touch. */

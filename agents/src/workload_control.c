@@ -154,6 +154,20 @@ static int handle_touch(struct ferry_workload *w, int fd, const char *arg)
 	return reply(fd, "ok touch page=%" PRIu64 " generation=%" PRIu64, index, gen);
 }
 
+/* `tear N`: the guest stops halfway through writing page N (workload.h); `touch N` completes it. */
+static int handle_tear(struct ferry_workload *w, int fd, const char *arg)
+{
+	uint64_t index = 0;
+	char err[160];
+	if (parse_page(arg, &index))
+		return reply(fd, "error tear: expected a page number 0..%" PRIu64 " in decimal, got \"%.24s\"",
+			     last_page(w), arg);
+	if (ferry_workload_tear_page(w, index, err, sizeof err))
+		return reply(fd, "error tear: %s", err);
+	ferry_log(FERRY_LOG_DEBUG, "msg=\"page torn\" page=%" PRIu64, index);
+	return reply(fd, "ok tear page=%" PRIu64, index);
+}
+
 /* `peek N`: page N's generation and self-check, without writing. */
 static int handle_peek(struct ferry_workload *w, int fd, const char *arg)
 {
@@ -188,6 +202,8 @@ static int handle_line(struct ferry_workload *w, const struct ferry_workload_con
 		return handle_throttle(w, fd, cmd + 9);
 	if (strncmp(cmd, "touch ", 6) == 0)
 		return handle_touch(w, fd, cmd + 6);
+	if (strncmp(cmd, "tear ", 5) == 0)
+		return handle_tear(w, fd, cmd + 5);
 	if (strncmp(cmd, "peek ", 5) == 0)
 		return handle_peek(w, fd, cmd + 5);
 	if (strcmp(cmd, "stats") == 0)

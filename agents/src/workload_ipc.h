@@ -15,6 +15,8 @@
  *   throttle N -> ok throttle percent=N  auto-converge: every vCPU loses N % of its time (workload.h),
  *              N decimal 0..99, 0 = off; else "error throttle: <reason>" and nothing changes
  *   touch N -> ok touch page=N generation=G  the guest writes page N (decimal 0..pages-1) once, as its vCPU would
+ *   tear N  -> ok tear page=N            the guest stops halfway through writing page N: it fails its
+ *              self-check until `touch N` writes it whole (a vCPU caught mid-write, for tests)
  *   peek N  -> ok peek page=N generation=G valid=1|0 [reason=R]  no write, no freeze: torn unless frozen
  *   stats   -> ok frozen=0|1 vcpus=N writes=N generation=N ram_bytes=N throttle=N throttled_ns=N
  *              vcpu_writes=N,N,...       throttled_ns: vCPU time spent in throttle sleeps, summed

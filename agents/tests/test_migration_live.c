@@ -143,10 +143,10 @@ FERRY_TEST(migration_live_corrupted_batch_rolls_back)
 	mh_teardown(&c);
 }
 
-/* The guest writes page 2000 (outside its hot set: nothing else writes it) after the source took
- * its checksum and before the send, as a vCPU racing the send would. The page arrives mismatching,
- * the write re-dirtied it, round 1 sends it again, and the migration completes with the page as
- * the guest last wrote it. */
+/* The guest is halfway through writing page 2000 (outside its hot set: nothing else writes it) when
+ * the source sends it, after the source took its checksum, as a vCPU racing the send would. The
+ * page arrives torn and mismatching, the write re-dirtied it, round 1 sends it again, and the
+ * migration completes with the page as the guest finished writing it. */
 FERRY_TEST(migration_live_page_written_during_its_send_is_sent_again)
 {
 	struct mh_cluster c;

@@ -188,6 +188,42 @@ FERRY_TEST(workload_touch_bumps_the_generation_by_one_as_the_owning_vcpu)
 	ferry_workload_destroy(w);
 }
 
+/* `tear`: the page is caught mid-write (half of the next generation, the old trailer), fails its
+ * self-check, and counts no write; `touch` then writes it whole as that next generation. */
+FERRY_TEST(workload_tear_leaves_a_page_half_written_until_touch_completes_it)
+{
+	struct ferry_workload *w = frozen_workload();
+	if (!w)
+		return;
+	char err[256] = "";
+	uint64_t gen = 0, peeked = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	const uint8_t *page = (const uint8_t *)ferry_workload_base(w) + 7 * FERRY_PAGE_BYTES;
+	uint8_t before[FERRY_PAGE_BYTES];
+	memcpy(before, page, sizeof before);
+	EXPECT_EQ_INT(ferry_workload_tear_page(w, 7, err, sizeof err), 0);
+	const size_t half = FERRY_PAGE_BYTES / 2;
+	EXPECT(memcmp(page, before, half) != 0);               /* the first half is new */
+	EXPECT(memcmp(page + half, before + half, half) == 0); /* the rest, trailer included, is old */
+	EXPECT_EQ_INT(ferry_workload_peek_page(w, 7, &peeked, &fault, err, sizeof err), 0);
+	EXPECT_EQ_U64(peeked, 1);
+	EXPECT(fault != FERRY_PAGE_OK);
+	struct ferry_workload_stats s;
+	ferry_workload_stats(w, &s);
+	EXPECT_EQ_U64(s.writes_total, 0);
+	EXPECT_EQ_INT(ferry_workload_touch_page(w, 7, &gen, err, sizeof err), 0);
+	EXPECT_EQ_U64(gen, 2);
+	EXPECT_EQ_INT(ferry_page_verify(page, 7), FERRY_PAGE_OK);
+	uint8_t whole[FERRY_PAGE_BYTES]; /* generation 2 of page 7 (seed 4), as if never torn */
+	ferry_page_fill(whole, 7, 2, 4);
+	EXPECT(memcmp(page, whole, FERRY_PAGE_BYTES) == 0);
+	ferry_workload_stats(w, &s);
+	EXPECT_EQ_U64(s.writes_total, 1);
+	EXPECT_EQ_INT(ferry_workload_tear_page(w, 256, err, sizeof err), -ERANGE);
+	EXPECT_EQ_STR(err, "page 256 is outside 0..255");
+	ferry_workload_destroy(w);
+}
+
 FERRY_TEST(workload_touch_and_peek_refuse_pages_past_guest_ram)
 {
 	struct ferry_workload *w = frozen_workload();
