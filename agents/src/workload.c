@@ -443,7 +443,7 @@ int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum fe
 		ferry_workload_freeze(w);
 	int rc = ferry_memory_verify(w->base, 0, w->npages, first_bad, fault);
 	if (!was_frozen)
-		ferry_workload_thaw(w);
+		resume(w); /* not thaw: a throttle in force (auto-converge) stays in force */
 	return rc;
 }
 

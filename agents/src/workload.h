@@ -82,8 +82,8 @@ struct ferry_workload_stats {
 };
 void ferry_workload_stats(struct ferry_workload *w, struct ferry_workload_stats *out);
 
-/* Verifies every page's self-check, freezing the vCPUs for the duration if they run. 0, or
- * -EBADMSG with the first bad page and the reason. */
+/* Verifies every page's self-check, freezing the vCPUs for the duration if they run (they run on
+ * after it, with their throttle). 0, or -EBADMSG with the first bad page and the reason. */
 int ferry_workload_verify(struct ferry_workload *w, uint64_t *first_bad, enum ferry_page_fault *fault);
 
 /* The guest writes page `index` once, as its owning vCPU (index % vcpus) would: generation + 1,

@@ -298,6 +298,26 @@ FERRY_TEST(workload_touch_leaves_a_running_workload_running)
 	ferry_workload_destroy(w);
 }
 
+/* `verify` on a running workload freezes it for the check and lets it run on as it was: an
+ * auto-converge throttle in force stays in force. */
+FERRY_TEST(workload_verify_leaves_a_running_workload_running_with_its_throttle)
+{
+	struct ferry_workload_config cfg = {.ram_bytes = 64 * FERRY_PAGE_BYTES, .vcpus = 2, .dirty_rate_pages = 0,
+					    .seed = 6};
+	struct ferry_workload *w = NULL;
+	char err[256] = "";
+	EXPECT_EQ_INT(ferry_workload_create(&cfg, &w, err, sizeof err), 0);
+	if (!w)
+		return;
+	EXPECT_EQ_INT(ferry_workload_set_throttle(w, 30, err, sizeof err), 0);
+	uint64_t bad = 0;
+	enum ferry_page_fault fault = FERRY_PAGE_OK;
+	EXPECT_EQ_INT(ferry_workload_verify(w, &bad, &fault), 0);
+	EXPECT_EQ_INT(ferry_workload_frozen(w), 0);
+	EXPECT_EQ_INT((int)ferry_workload_throttle(w), 30);
+	ferry_workload_destroy(w);
+}
+
 /* A running ferry-workload process and a control connection to it. */
 struct running {
 	pid_t pid;
