@@ -47,6 +47,24 @@ struct PredictionTests {
         #expect(p.notes.contains("dirty rate 10.0 MiB/s from test"))
     }
 
+    @Test func aFittingEstimateIsPassedUpOnceForARoundThatHalvesIt() {
+        // 2 MiB/s dirtied while round 0 sends 1 GiB for 10.24 s leaves 20.3 MiB: 203 ms, within the
+        // 300 ms budget but over a quarter of it; one more round of 0.2 s is predicted to leave 4 ms.
+        let p = Self.predict(dirty: 2 * Self.mib)
+        #expect(p.outcome == .converges)
+        #expect(p.rounds == 2)
+        #expect(p.downtimeMs > 3.9 && p.downtimeMs < 4.2, "\(p.downtimeMs)")
+        #expect(p.notes.contains("one more round: it is predicted to cut the downtime from 202.8 ms to 4.0 ms"))
+        // With no round left for it, the fitting estimate is taken as it is.
+        var oneRound = Self.policy
+        oneRound.maxRounds = 1
+        let q = Self.predict(dirty: 2 * Self.mib, policy: oneRound)
+        #expect(q.outcome == .converges)
+        #expect(q.rounds == 1)
+        #expect(q.downtimeMs > 202 && q.downtimeMs < 204, "\(q.downtimeMs)")
+        #expect(!q.notes.contains { $0.hasPrefix("one more round") })
+    }
+
     @Test func moreDirtyingNeverShortensTheForecast() {
         var last = 0.0
         for rate in stride(from: UInt64(0), through: 80, by: 5) {

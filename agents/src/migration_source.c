@@ -2,6 +2,7 @@
 #include "migration_source.h"
 
 #include "clock.h"
+#include "cutover_rule.h"
 #include "errbuf.h"
 #include "ferry.pb-c.h"
 #include "log.h"
@@ -288,14 +289,16 @@ void ferry__source_report_mid_round(struct ferry_migration_source *s, uint32_t r
 	ferry_mig_reporter_post(s->m->reporter, &r);
 }
 
-/* The cut-over rule, applied the moment a round ends. */
-static bool converged(struct ferry_migration_source *s, uint32_t round, uint64_t expected_us)
+/* The cut-over rule (cutover_rule.h), applied the moment a round ends, with the policy and any
+ * ForceCutover as they are now. */
+static enum ferry_cutover_decision decide_cutover(struct ferry_migration_source *s, struct ferry_cutover_input *in)
 {
 	pthread_mutex_lock(&s->m->lock);
-	bool yes = s->force_cutover || expected_us <= s->policy.max_downtime_ms * 1000 ||
-		   round + 1 >= s->policy.max_rounds;
+	in->budget_us = (uint64_t)s->policy.max_downtime_ms * 1000;
+	in->max_rounds = s->policy.max_rounds;
+	in->force = s->force_cutover;
 	pthread_mutex_unlock(&s->m->lock);
-	return yes;
+	return ferry_cutover_decide(in);
 }
 
 /* Waits for the destination's RESUME_CONFIRM; its vCPU start time, or a negative error. */
@@ -335,6 +338,7 @@ static void *worker_main(void *arg)
 	uint32_t round = 0;
 	int64_t freeze_ns = 0, start_ns = 0;
 	uint64_t dirty = 0;
+	bool extra_round_taken = false; /* the cut-over rule's one extra round (cutover_rule.h) */
 
 	int rc = ferry_dirty_bitmap_init(&bm, s->npages);
 	if (!rc)
@@ -376,9 +380,25 @@ static void *worker_main(void *arg)
 		}
 		dirty = ferry_dirty_bitmap_count(&bm);
 		double bw = round_ns ? (double)(st.payload_bytes + st.batches * 64) * 1e9 / (double)round_ns : 0;
-		uint64_t pending = dirty * PAGE + ferry_mig_devices_stop_copy_bytes(&s->devices);
-		uint64_t expected_us = bw > 0 ? (uint64_t)((double)pending * 1e6 / bw) : UINT64_MAX / 2;
-		bool cut = converged(s, round, expected_us);
+		uint64_t device_bytes = ferry_mig_devices_stop_copy_bytes(&s->devices);
+		struct ferry_cutover_input in = {
+			.round = round,
+			.round_us = round_ns / 1000,
+			.ram_us = bw > 0 ? (uint64_t)((double)(dirty * PAGE) * 1e6 / bw) : UINT64_MAX / 4,
+			.device_us = bw > 0 ? (uint64_t)((double)device_bytes * 1e6 / bw) : UINT64_MAX / 4,
+			.extra_round_taken = extra_round_taken,
+		};
+		enum ferry_cutover_decision decision = decide_cutover(s, &in);
+		bool cut = ferry_cutover_decision_cuts(decision);
+		uint64_t expected_us = ferry_cutover_expected_us(&in);
+		if (decision == FERRY_CUTOVER_ONE_MORE) {
+			extra_round_taken = true;
+			ferry_log(FERRY_LOG_INFO,
+				  "msg=\"estimate fits the budget, one more round\" migration_id=%s round=%u "
+				  "expected_downtime_us=%llu predicted_next_us=%llu",
+				  m->id, round, (unsigned long long)expected_us,
+				  (unsigned long long)ferry_cutover_predicted_next_us(&in));
+		}
 		ferry_migration_fire(m, cut ? FERRY_MIG_EV_ROUND_CONVERGED : FERRY_MIG_EV_ROUND_CONTINUE, 0, NULL);
 		report(s, round, &st, dirty, round_ns, expected_us, 0);
 		if (ferry__source_aborted(s)) {

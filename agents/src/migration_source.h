@@ -10,9 +10,10 @@
  * copy of our own, each with its CRC-32C (PageBatch.page_crc32c): a page written between its
  * CRC and its send arrives mismatching and is sent again next round (staged_verify.h). Each channel ends the round with END_OF_ROUND and waits
  * for the destination's ROUND_ACK before the next round starts, so rounds never overlap. After
- * each round a Progress report goes out and the cut-over rule is applied here, at once:
- * expected downtime = (dirty bytes + device stop-copy bytes) / measured bandwidth <= budget, or a
- * ForceCutover came, or the round count reached max_rounds.
+ * each round a Progress report goes out and the cut-over rule (cutover_rule.h) is applied here,
+ * at once: expected downtime = (dirty bytes + device stop-copy bytes) / measured bandwidth <=
+ * budget (passed up once for one more round predicted to halve it), or a ForceCutover came, or
+ * the round count reached max_rounds.
  *
  * Devices (migration_device_binding.h, m->devices): pre-copy starts them (PRE_COPY) and their DMA
  * logs (migration_dma_log.h), whose reports join every harvest. Each round, channel 0 sends after

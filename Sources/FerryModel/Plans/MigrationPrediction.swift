@@ -46,8 +46,10 @@ public enum PredictedOutcome: String, Codable, Sendable, Equatable {
 /// pages the guest wrote meanwhile, RAM·(1 − e^(−D·t/RAM)) (random writes revisit pages, so
 /// dirtying saturates at RAM rather than growing without bound); after each round the expected
 /// downtime is (dirty + device stop-copy bytes)/B and the source cuts over when it fits the budget
-/// or at `max_rounds`. ferryd aborts at the completion deadline. Zero pages are not known in
-/// advance, so they count as full pages: the forecast errs long.
+/// or at `max_rounds`, passing up once a fitting estimate over a quarter of the budget for one
+/// more round predicted to halve it (agents/src/cutover_rule.h, the same formula).
+/// ferryd aborts at the completion deadline. Zero pages are not known in advance, so they count
+/// as full pages: the forecast errs long.
 public struct MigrationPrediction: Codable, Sendable, Equatable {
     public var bandwidthBytesPerSec: UInt64
     public var dirtyRateBytesPerSec: UInt64
@@ -106,6 +108,7 @@ public struct MigrationPrediction: Codable, Sendable, Equatable {
         var round: UInt32 = 0
         var downtime = 0.0
         var outcome = PredictedOutcome.converges
+        var extraRoundTaken = false
         while true {
             let t = sent / b
             elapsed += t
@@ -115,8 +118,17 @@ public struct MigrationPrediction: Codable, Sendable, Equatable {
                 outcome = .deadline
                 break
             }
-            if downtime <= budget { break }
-            if round + 1 >= max(policy.maxRounds, 1) {
+            let lastRound = round + 1 >= max(policy.maxRounds, 1)
+            if downtime <= budget {
+                let ramSeconds = dirty / b
+                let predictedNext = t > 0 ? ramSeconds * ramSeconds / t + Double(deviceStopCopyBytes) / b : .infinity
+                let oneMore = !lastRound && !extraRoundTaken && downtime > budget / 4 && predictedNext <= downtime / 2
+                if !oneMore { break }
+                extraRoundTaken = true
+                notes.append(
+                    "one more round: it is predicted to cut the downtime from "
+                        + String(format: "%.1f ms to %.1f ms", downtime * 1000, predictedNext * 1000))
+            } else if lastRound {
                 outcome = .overBudgetAtMaxRounds
                 break
             }
