@@ -13,6 +13,30 @@ enum MigrationRow {
 
     static func timeColumn(_ phase: MigrationPhase) -> String { "\(phase.rawValue)_at" }
 
+    /// The compare-and-set of a phase transition, inside the caller's write transaction: moves the migration from
+    /// `from` to `to` (stamping `to`'s time unless it is already in `to`) and stores `commandSeq` and `reason`.
+    /// Throws `unknownMigration` or `phaseConflict` (with the phase found) when it is not in `from`.
+    static func transition(
+        _ db: Database, migrationID: String, from: MigrationPhase, to: MigrationPhase, at: Date, commandSeq: Int64,
+        reason: String
+    ) throws {
+        let column = timeColumn(to)
+        try db.execute(
+            sql: """
+                UPDATE migrations SET phase = ?, command_seq = ?, reason = ?,
+                    \(column) = CASE WHEN phase = ? THEN \(column) ELSE ? END
+                WHERE id = ? AND phase = ?
+                """,
+            arguments: [to.rawValue, commandSeq, reason, to.rawValue, at, migrationID, from.rawValue])
+        if db.changesCount == 0 {
+            guard
+                let found = try String.fetchOne(
+                    db, sql: "SELECT phase FROM migrations WHERE id = ?", arguments: [migrationID])
+            else { throw StoreError.unknownMigration(id: migrationID) }
+            throw StoreError.phaseConflict(migrationID: migrationID, expected: from.rawValue, found: found)
+        }
+    }
+
     static func values(of m: Migration) throws(StoreError) -> [(any DatabaseValueConvertible)?] {
         var values: [(any DatabaseValueConvertible)?] = [
             m.id, m.planID, m.position, m.vmID, m.sourceHostID, m.destinationHostID, m.wave, m.priority,

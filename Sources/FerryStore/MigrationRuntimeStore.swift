@@ -38,21 +38,8 @@ extension SQLiteStore: MigrationRuntimeStore {
         let runtimeJSON = try Self.json(runtime)
         let emptyProgress = try Self.json(MigrationProgress())
         return try write("commitTransition") { db in
-            let column = MigrationRow.timeColumn(to)
-            try db.execute(
-                sql: """
-                    UPDATE migrations SET phase = ?, command_seq = ?, reason = ?,
-                        \(column) = CASE WHEN phase = ? THEN \(column) ELSE ? END
-                    WHERE id = ? AND phase = ?
-                    """,
-                arguments: [to.rawValue, seq, reason, to.rawValue, at, migrationID, from.rawValue])
-            if db.changesCount == 0 {
-                guard
-                    let found = try String.fetchOne(
-                        db, sql: "SELECT phase FROM migrations WHERE id = ?", arguments: [migrationID])
-                else { throw StoreError.unknownMigration(id: migrationID) }
-                throw StoreError.phaseConflict(migrationID: migrationID, expected: from.rawValue, found: found)
-            }
+            try MigrationRow.transition(
+                db, migrationID: migrationID, from: from, to: to, at: at, commandSeq: seq, reason: reason)
             try db.execute(
                 sql: """
                     INSERT INTO migration_runtime (migration_id, runtime, progress, updated_at) VALUES (?, ?, ?, ?)

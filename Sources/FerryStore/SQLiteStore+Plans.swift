@@ -70,21 +70,8 @@ extension SQLiteStore: PlanStore {
     ) throws(StoreError) -> Event {
         let seq = try sqliteInteger(commandSeq, "command_seq")
         return try write("recordTransition") { db in
-            let column = MigrationRow.timeColumn(to)
-            try db.execute(
-                sql: """
-                    UPDATE migrations SET phase = ?, command_seq = ?, reason = ?,
-                        \(column) = CASE WHEN phase = ? THEN \(column) ELSE ? END
-                    WHERE id = ? AND phase = ?
-                    """,
-                arguments: [to.rawValue, seq, reason, to.rawValue, at, migrationID, from.rawValue])
-            if db.changesCount == 0 {
-                guard
-                    let found = try String.fetchOne(
-                        db, sql: "SELECT phase FROM migrations WHERE id = ?", arguments: [migrationID])
-                else { throw StoreError.unknownMigration(id: migrationID) }
-                throw StoreError.phaseConflict(migrationID: migrationID, expected: from.rawValue, found: found)
-            }
+            try MigrationRow.transition(
+                db, migrationID: migrationID, from: from, to: to, at: at, commandSeq: seq, reason: reason)
             return try EventRow.insert(event, db)
         }
     }

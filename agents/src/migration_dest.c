@@ -197,13 +197,7 @@ int ferry_migration_dest_prepare(struct ferry_migration *m, uint64_t ram_bytes, 
 	d->pid = pid;
 	uint64_t ready_ms = ferry_dest_ram_deadline_ms(ram_bytes);
 	d->ready_deadline_ms = now_ms + ready_ms;
-	clock_gettime(CLOCK_REALTIME, &d->ready_by);
-	d->ready_by.tv_sec += (time_t)(ready_ms / 1000);
-	d->ready_by.tv_nsec += (long)(ready_ms % 1000) * 1000000L;
-	if (d->ready_by.tv_nsec >= 1000000000L) {
-		d->ready_by.tv_sec++;
-		d->ready_by.tv_nsec -= 1000000000L;
-	}
+	d->ready_by = ferry_realtime_after_ms(ready_ms);
 	ferry_log(FERRY_LOG_INFO, "msg=\"incoming workload started\" migration_id=%s vm_id=%s pid=%d ram_bytes=%llu",
 		  m->id, m->vm_id, (int)pid, (unsigned long long)ram_bytes);
 	if (m->devices) /* the hook list was empty: this cannot fail */

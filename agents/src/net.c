@@ -201,6 +201,15 @@ int ferry_net_accept(int listen_fd, int *fd_out)
 	}
 }
 
+int ferry_net_retry(int fd, int err, short events, int timeout_ms)
+{
+	if (err == EINTR)
+		return 0;
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return wait_for(fd, events, timeout_ms);
+	return -err;
+}
+
 int ferry_net_write_all(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const uint8_t *p = buf;
@@ -211,15 +220,11 @@ int ferry_net_write_all(int fd, const void *buf, size_t len, int timeout_ms)
 			len -= (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int err = wait_for(fd, POLLOUT, timeout_ms);
-			if (err)
-				return err;
-			continue;
-		}
-		return n < 0 ? -errno : -EPIPE;
+		if (n == 0)
+			return -EPIPE;
+		int err = ferry_net_retry(fd, errno, POLLOUT, timeout_ms);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -236,15 +241,9 @@ int ferry_net_read_all(int fd, void *buf, size_t len, int timeout_ms)
 		}
 		if (n == 0)
 			return -ECONNRESET;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			int err = wait_for(fd, POLLIN, timeout_ms);
-			if (err)
-				return err;
-			continue;
-		}
-		return -errno;
+		int err = ferry_net_retry(fd, errno, POLLIN, timeout_ms);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -37,6 +37,11 @@ int ferry_net_connect(const char *hostport, int timeout_ms, int *fd_out);
 /* Accepts one connection, non-blocking and close-on-exec. -EAGAIN when none is waiting. */
 int ferry_net_accept(int listen_fd, int *fd_out);
 
+/* For a send or recv on the socket fd that failed with errno `err`: 0 when the call should be
+ * made again (EINTR, or EAGAIN and fd became ready for `events` within timeout_ms, -1: forever),
+ * else -ETIMEDOUT or a negative errno (-err for any other failure). */
+int ferry_net_retry(int fd, int err, short events, int timeout_ms);
+
 /* Writes/reads exactly len bytes, retrying EINTR and short transfers; on a non-blocking socket
  * waits for readiness up to timeout_ms per wait (-1: forever). -ETIMEDOUT, -EPIPE, or -errno;
  * ferry_net_read_all returns -ECONNRESET when the peer closes before len bytes arrived. */

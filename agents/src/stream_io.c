@@ -25,20 +25,6 @@ void ferry_stream_tune_socket(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 }
 
-static int wait_ready(int fd, short events, int timeout_ms)
-{
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
-		int rc = poll(&p, 1, timeout_ms);
-		if (rc > 0)
-			return 0;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
 /* sendmsg until every iovec is out; iov is consumed. */
 static int send_iov(int fd, struct iovec *iov, int n, int timeout_ms)
 {
@@ -46,15 +32,10 @@ static int send_iov(int fd, struct iovec *iov, int n, int timeout_ms)
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				int err = wait_ready(fd, POLLOUT, timeout_ms);
-				if (err)
-					return err;
-				continue;
-			}
-			return -errno;
+			int err = ferry_net_retry(fd, errno, POLLOUT, timeout_ms);
+			if (err)
+				return err;
+			continue;
 		}
 		size_t left = (size_t)w;
 		while (n > 0 && left >= iov->iov_len) {

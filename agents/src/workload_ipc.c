@@ -28,7 +28,8 @@ static int unix_address(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-int ferry_workload_ipc_listen(const char *path, int *fd_out)
+/* A stream socket on path: listening on it, or connected to it. */
+static int unix_stream(const char *path, int listening, int *fd_out)
 {
 	struct sockaddr_un sa;
 	int rc = unix_address(path, &sa);
@@ -37,9 +38,14 @@ int ferry_workload_ipc_listen(const char *path, int *fd_out)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path); /* a socket file left by an earlier run would make bind fail */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
+	if (listening) {
+		unlink(path); /* a socket file left by an earlier run would make bind fail */
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0)
+			rc = -errno;
+	} else if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		rc = -errno;
+	}
+	if (rc) {
 		close(fd);
 		return rc;
 	}
@@ -47,22 +53,14 @@ int ferry_workload_ipc_listen(const char *path, int *fd_out)
 	return 0;
 }
 
+int ferry_workload_ipc_listen(const char *path, int *fd_out)
+{
+	return unix_stream(path, 1, fd_out);
+}
+
 int ferry_workload_ipc_connect(const char *path, int *fd_out)
 {
-	struct sockaddr_un sa;
-	int rc = unix_address(path, &sa);
-	if (rc)
-		return rc;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	*fd_out = fd;
-	return 0;
+	return unix_stream(path, 0, fd_out);
 }
 
 int ferry_workload_ipc_send_line(int fd, const char *line, const int *fds, int nfds)

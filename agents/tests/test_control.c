@@ -112,6 +112,30 @@ static void setup(struct ferry_control *c, struct recorder *r)
 	ferry_control_init(c, &rec_ops, r, "host-a", "boot-1", "0.1.0", "ferryd:7100", zero_random, NULL);
 }
 
+/* setup, then started and connected at time 0: the link awaits the Welcome. */
+static void setup_connected(struct ferry_control *c, struct recorder *r)
+{
+	setup(c, r);
+	ferry_control_start(c, 0);
+	ferry_control_on_connected(c, 0);
+}
+
+/* setup_connected, then welcomed at time 0 with a heartbeat every interval_ms (3 misses allowed). */
+static void setup_active(struct ferry_control *c, struct recorder *r, uint32_t interval_ms)
+{
+	setup_connected(c, r);
+	welcome(c, 0, 1, interval_ms, 3);
+}
+
+/* After a drop: waits out the retry delay and connects again. Returns the time it did. */
+static uint64_t reconnect(struct ferry_control *c)
+{
+	uint64_t now = ferry_control_next_deadline(c);
+	ferry_control_on_timer(c, now);
+	ferry_control_on_connected(c, now);
+	return now;
+}
+
 FERRY_TEST(control_connect_sends_hello_then_welcome_sends_inventory)
 {
 	struct ferry_control c;
@@ -158,10 +182,7 @@ FERRY_TEST(control_heartbeats_every_interval_and_echo_keeps_the_link)
 {
 	struct ferry_control c;
 	struct recorder r;
-	setup(&c, &r);
-	ferry_control_start(&c, 0);
-	ferry_control_on_connected(&c, 0);
-	welcome(&c, 0, 1, 100, 3);
+	setup_active(&c, &r, 100);
 	size_t base = r.n_sent;
 	ferry_control_on_timer(&c, 99);
 	EXPECT_EQ_INT(r.n_sent, base); /* not due yet */
@@ -191,10 +212,7 @@ FERRY_TEST(control_drops_the_link_after_miss_limit_silent_intervals)
 {
 	struct ferry_control c;
 	struct recorder r;
-	setup(&c, &r);
-	ferry_control_start(&c, 0);
-	ferry_control_on_connected(&c, 0);
-	welcome(&c, 0, 1, 100, 3);
+	setup_active(&c, &r, 100);
 	/* Heartbeats go out, nothing comes back. */
 	ferry_control_on_timer(&c, 100);
 	ferry_control_on_timer(&c, 200);
@@ -234,9 +252,7 @@ FERRY_TEST(control_failed_connects_back_off_doubling_to_the_cap_and_reset_after_
 	EXPECT_EQ_INT(r.disconnects, 0); /* nothing was ever connected */
 
 	r.connect_result = 0;
-	now = ferry_control_next_deadline(&c);
-	ferry_control_on_timer(&c, now);
-	ferry_control_on_connected(&c, now);
+	now = reconnect(&c);
 	welcome(&c, now, 1, 1000, 3);
 	ferry_control_on_closed(&c, now + 5, "coordinator closed the connection");
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
@@ -274,9 +290,7 @@ FERRY_TEST(control_welcome_with_a_version_we_do_not_speak_is_refused)
 {
 	struct ferry_control c;
 	struct recorder r;
-	setup(&c, &r);
-	ferry_control_start(&c, 0);
-	ferry_control_on_connected(&c, 0);
+	setup_connected(&c, &r);
 	welcome(&c, 1, FERRY_PROTOCOL_VERSION + 1, 1000, 3);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
 	EXPECT_EQ_INT(r.n_sent, 2);
@@ -298,9 +312,7 @@ FERRY_TEST(control_handshake_times_out_without_welcome_or_connect)
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_CONNECTING);
 	ferry_control_on_timer(&c, FERRY_CONTROL_HANDSHAKE_TIMEOUT_MS);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
-	uint64_t now = ferry_control_next_deadline(&c);
-	ferry_control_on_timer(&c, now);
-	ferry_control_on_connected(&c, now);
+	uint64_t now = reconnect(&c);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_AWAIT_WELCOME);
 	ferry_control_on_timer(&c, now + FERRY_CONTROL_HANDSHAKE_TIMEOUT_MS);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
@@ -312,9 +324,7 @@ FERRY_TEST(control_unexpected_first_frame_and_bad_frames_close_with_an_error)
 {
 	struct ferry_control c;
 	struct recorder r;
-	setup(&c, &r);
-	ferry_control_start(&c, 0);
-	ferry_control_on_connected(&c, 0);
+	setup_connected(&c, &r);
 	Ferry__V1__Heartbeat hb = FERRY__V1__HEARTBEAT__INIT;
 	feed(&c, 1, FERRY__V1__FRAME_TYPE__FRAME_TYPE_HEARTBEAT, &hb.base);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
@@ -324,9 +334,7 @@ FERRY_TEST(control_unexpected_first_frame_and_bad_frames_close_with_an_error)
 	if (e)
 		protobuf_c_message_free_unpacked(&e->base, NULL);
 
-	uint64_t now = ferry_control_next_deadline(&c);
-	ferry_control_on_timer(&c, now);
-	ferry_control_on_connected(&c, now);
+	uint64_t now = reconnect(&c);
 	welcome(&c, now, 1, 1000, 3);
 	ferry_control_on_bad_frame(&c, now, FERRY_FRAME_EMAGIC);
 	EXPECT_EQ_INT(c.state, FERRY_CONTROL_DISCONNECTED);
@@ -342,10 +350,7 @@ FERRY_TEST(control_command_is_answered_unsupported_and_the_link_stays)
 {
 	struct ferry_control c;
 	struct recorder r;
-	setup(&c, &r);
-	ferry_control_start(&c, 0);
-	ferry_control_on_connected(&c, 0);
-	welcome(&c, 0, 1, 1000, 3);
+	setup_active(&c, &r, 1000);
 	Ferry__V1__Command cmd = FERRY__V1__COMMAND__INIT;
 	cmd.migration_id = "m-7";
 	cmd.seq = 3;

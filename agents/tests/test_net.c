@@ -3,6 +3,8 @@
 #include "test.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,4 +153,16 @@ FERRY_TEST(net_advertised_address_replaces_a_wildcard_with_the_control_socket_ip
 	EXPECT_EQ_INT(ferry_net_advertised_address("0.0.0.0:7101", -1, out, sizeof out), -EBADF);
 	close(cfd);
 	close(lfd);
+}
+
+FERRY_TEST(net_retry_retries_eintr_waits_out_eagain_and_passes_other_errors_on)
+{
+	int sv[2];
+	EXPECT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	EXPECT_EQ_INT(ferry_net_retry(sv[0], EINTR, POLLIN, 0), 0);
+	EXPECT_EQ_INT(ferry_net_retry(sv[0], EAGAIN, POLLOUT, 1000), 0); /* room to write: again now */
+	EXPECT_EQ_INT(ferry_net_retry(sv[0], EAGAIN, POLLIN, 10), -ETIMEDOUT); /* nothing to read */
+	EXPECT_EQ_INT(ferry_net_retry(sv[0], ECONNRESET, POLLIN, 0), -ECONNRESET);
+	close(sv[0]);
+	close(sv[1]);
 }

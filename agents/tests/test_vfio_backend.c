@@ -136,6 +136,15 @@ static struct ferry_device *open_probed(uint32_t flags, uint32_t state)
 	return dev;
 }
 
+/* Closes dev (the backend closes the device and the iommufd) and checks that the script was used
+ * up. */
+static void close_checked(struct ferry_device *dev)
+{
+	script_close();
+	ferry_vfio_ops.close(dev);
+	fk_expect_done(&fk);
+}
+
 static int set(struct ferry_device *dev, uint32_t target)
 {
 	int fd = -2;
@@ -270,9 +279,7 @@ FERRY_TEST(vfio_probe_reads_flags_state_and_dma_logging)
 	/* No fd is held for that PRE_COPY session (it was the old agent's), so reads are refused. */
 	char buf[8];
 	EXPECT_EQ_INT(dev->ops->read_data(dev, buf, sizeof buf), -EBADF);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_probe_enotty_means_no_migration_and_no_logging)
@@ -340,6 +347,19 @@ static const char chunk_b[50] = "stop-copy device state";
 
 /* RUNNING -> PRE_COPY -> STOP_COPY -> STOP with reads; `fail_at` (1-based) makes that kernel call
  * fail with `err` instead, 0 = none. Returns after the failure is checked. */
+/* The end of a sequence run, whichever step it stopped at: the device is where the kernel said;
+ * GET confirms it, and the session is still held exactly when the state still has one. */
+static void finish_sequence(struct ferry_device *dev, uint32_t state, bool holding)
+{
+	FK_ADD(&fk, get_state_ok(state));
+	uint32_t now = 99;
+	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
+	EXPECT_EQ_INT(now, state);
+	if (holding)
+		FK_ADD(&fk, close_fd(DATA));
+	close_checked(dev);
+}
+
 static void run_source(int fail_at, int err)
 {
 	struct ferry_device *dev = open_probed(ALL_CAPS, R);
@@ -436,17 +456,7 @@ static void run_source(int fail_at, int err)
 	holding = false;
 	state = S;
 done:
-	/* The device is where the kernel said; GET confirms it, and the session is still held
-	 * exactly when the state still has one. */
-	FK_ADD(&fk, get_state_ok(state));
-	uint32_t now = 99;
-	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
-	EXPECT_EQ_INT(now, state);
-	if (holding)
-		FK_ADD(&fk, close_fd(DATA));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	finish_sequence(dev, state, holding);
 #undef STEP_FAILS
 }
 
@@ -522,15 +532,7 @@ static void run_destination(int fail_at, int err)
 	EXPECT_EQ_INT(set(dev, R), 0);
 	state = R;
 done:
-	FK_ADD(&fk, get_state_ok(state));
-	uint32_t now = 99;
-	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
-	EXPECT_EQ_INT(now, state);
-	if (holding)
-		FK_ADD(&fk, close_fd(DATA));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	finish_sequence(dev, state, holding);
 #undef STEP_FAILS
 }
 
@@ -553,9 +555,7 @@ FERRY_TEST(vfio_write_that_makes_no_progress_fails)
 	EXPECT_EQ_INT(set(dev, RS), 0);
 	EXPECT_EQ_INT(dev->ops->write_data(dev, stream, 10), -EIO);
 	FK_ADD(&fk, close_fd(DATA));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* ---------------------------------------------------------------- read-back after a failed SET */
@@ -575,9 +575,7 @@ FERRY_TEST(vfio_failed_set_found_in_intermediate_state)
 	EXPECT_EQ_INT(dev->ops->set_state(dev, PC, &fd), 0);
 	EXPECT_EQ_INT(fd, DATA2);
 	FK_ADD(&fk, close_fd(DATA2));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_failed_set_found_in_original_state_keeps_the_session)
@@ -590,9 +588,7 @@ FERRY_TEST(vfio_failed_set_found_in_original_state_keeps_the_session)
 	char buf[16];
 	EXPECT_EQ_INT(dev->ops->read_data(dev, buf, sizeof buf), 10);
 	FK_ADD(&fk, close_fd(DATA));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* The failed SET left the device in ERROR: the backend resets it (-> RUNNING, session dead). */
@@ -607,9 +603,7 @@ FERRY_TEST(vfio_failed_set_found_in_error_resets)
 	uint32_t now;
 	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
 	EXPECT_EQ_INT(now, R);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* ERROR and the reset fails too: the original errno is returned, nothing more is requested
@@ -627,9 +621,7 @@ FERRY_TEST(vfio_failed_set_error_and_failed_reset_then_explicit_reset)
 	FK_ADD(&fk, reset_step(0), set_state_ok(S, -1));
 	EXPECT_EQ_INT(dev->ops->reset(dev), 0);
 	EXPECT_EQ_INT(set(dev, S), 0); /* RUNNING -> STOP after the reset */
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_failed_set_and_failed_get_distrusts_the_state)
@@ -643,9 +635,7 @@ FERRY_TEST(vfio_failed_set_and_failed_get_distrusts_the_state)
 	uint32_t now;
 	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
 	EXPECT_EQ_INT(set(dev, R), 0);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* ---------------------------------------------------------------- reset, fds, refused requests */
@@ -664,9 +654,7 @@ FERRY_TEST(vfio_reset_from_error_returns_to_running_and_kills_the_session)
 	EXPECT_EQ_INT(dev->ops->reset(dev), 0);
 	EXPECT_EQ_INT(set(dev, PC), 0);
 	FK_ADD(&fk, close_fd(DATA2));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* An asynchronous reset put the device in RUNNING behind our back; the next request returns a
@@ -679,9 +667,7 @@ FERRY_TEST(vfio_data_fd_out_of_sync_closes_the_new_fd)
 	EXPECT_EQ_INT(set(dev, SC), -EBADF);
 	EXPECT(strstr(ferry_device_error(dev), "out of sync") != NULL);
 	FK_ADD(&fk, close_fd(DATA));
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_get_state_after_async_reset_drops_the_dead_session)
@@ -693,9 +679,7 @@ FERRY_TEST(vfio_get_state_after_async_reset_drops_the_dead_session)
 	EXPECT_EQ_INT(dev->ops->get_state(dev, &now), 0);
 	char buf[4];
 	EXPECT_EQ_INT(dev->ops->read_data(dev, buf, sizeof buf), -EBADF);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_kernel_protocol_violations_on_data_fd)
@@ -706,9 +690,7 @@ FERRY_TEST(vfio_kernel_protocol_violations_on_data_fd)
 	EXPECT_EQ_INT(set(dev, PC), -EPROTO);
 	EXPECT_EQ_INT(set(dev, R), 0);
 	EXPECT_EQ_INT(set(dev, S), -EPROTO);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_never_requests_blocked_or_unsupported_arcs)
@@ -719,17 +701,13 @@ FERRY_TEST(vfio_never_requests_blocked_or_unsupported_arcs)
 	EXPECT(strstr(ferry_device_error(dev), "blocked") != NULL);
 	EXPECT_EQ_INT(set(dev, E), -EINVAL);
 	EXPECT_EQ_INT(set(dev, SC), 0); /* already there: nothing to do */
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 
 	dev = open_probed(FERRY_MIG_FLAG_STOP_COPY, R);
 	EXPECT_EQ_INT(set(dev, RP), -EINVAL);
 	EXPECT_EQ_INT(set(dev, PC), -EINVAL);
 	EXPECT_EQ_INT(set(dev, 42), -EINVAL);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 FERRY_TEST(vfio_precopy_info_and_reads_outside_a_session_are_refused)
@@ -742,9 +720,7 @@ FERRY_TEST(vfio_precopy_info_and_reads_outside_a_session_are_refused)
 	EXPECT_EQ_INT(dev->ops->write_data(dev, buf, sizeof buf), -EBADF);
 	EXPECT_EQ_INT(dev->ops->complete_saving_layout(dev, 0), 0);
 	EXPECT_EQ_INT(dev->ops->complete_saving_layout(dev, 1), -EOPNOTSUPP);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* ---------------------------------------------------------------- DMA logging */
@@ -768,9 +744,7 @@ FERRY_TEST(vfio_dma_log_start_sends_ranges_and_adopts_page_size)
 	       {FEATURE(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, 0), .err = ENOTTY});
 	EXPECT_EQ_INT(dev->ops->dma_log_stop(dev), 0);
 	EXPECT_EQ_INT(dev->ops->dma_log_stop(dev), -ENOTTY);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* 70 pages: the report zeroes the bitmap first (the kernel only ORs), and a failed report marks
@@ -799,9 +773,7 @@ FERRY_TEST(vfio_dma_log_report_zeroes_first_and_failure_means_all_dirty)
 	/* Refused locally, no syscall: a page size that is not a power of two, a bitmap too small. */
 	EXPECT_EQ_INT(dev->ops->dma_log_report(dev, 0, 4096 * 3, 3000, bitmap, 3), -EINVAL);
 	EXPECT_EQ_INT(dev->ops->dma_log_report(dev, 0, 4096ull * 64 * 3 + 4096, 4096, bitmap, 3), -EINVAL);
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }
 
 /* ---------------------------------------------------------------- compatibility descriptor */
@@ -833,7 +805,5 @@ FERRY_TEST(vfio_compat_reads_ids_and_driver_from_sysfs)
 	script_sysfs_file("/sys/bus/pci/devices/0000:3b:00.1/device", "0x101e\n", 44);
 	FK_ADD(&fk, {.call = FK_READLINK, .path = "/sys/bus/pci/devices/0000:3b:00.1/driver", .err = ENOENT});
 	EXPECT_EQ_INT(dev->ops->compat(dev, &c), -ENOENT); /* no driver bound */
-	script_close();
-	ferry_vfio_ops.close(dev);
-	fk_expect_done(&fk);
+	close_checked(dev);
 }

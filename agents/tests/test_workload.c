@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,30 @@ static struct ferry_dirty_tracker *track(struct running *r, struct ferry_workloa
 	return t;
 }
 
+/* start_workload with --uffd at `rate`, then track(): false when either failed (nothing to test). */
+static bool start_tracked(struct running *r, const char *rate, struct ferry_workload_attach *a,
+			  struct ferry_dirty_bitmap *bm, struct ferry_dirty_tracker **t)
+{
+	EXPECT_EQ_INT(start_workload(r, rate, 1), 0);
+	if (r->sock < 0)
+		return false;
+	*t = track(r, a, bm);
+	return *t != NULL;
+}
+
+/* The end of a start_tracked test: guest memory still checks out; then everything is released. */
+static void verify_and_stop_tracked(struct running *r, struct ferry_workload_attach *a, struct ferry_dirty_bitmap *bm,
+				    struct ferry_dirty_tracker *t)
+{
+	char reply[FERRY_WORKLOAD_IPC_LINE_MAX];
+	command(r, "verify", reply, sizeof reply);
+	EXPECT_EQ_STR(reply, "ok pages=4096");
+	ferry_dirty_tracker_close(t);
+	ferry_dirty_bitmap_free(bm);
+	close(a->memfd);
+	stop_workload(r);
+}
+
 /* Harvests every 10 ms, for a bounded time, until one finds dirty pages: how many it found (0 if
  * none did, < 0 on an error). */
 static int64_t harvest_until_dirty(struct ferry_dirty_tracker *t, struct ferry_dirty_bitmap *bm)
@@ -423,14 +448,11 @@ static int64_t harvest_until_dirty(struct ferry_dirty_tracker *t, struct ferry_d
 FERRY_TEST(workload_freeze_really_stops_writes)
 {
 	struct running r;
-	EXPECT_EQ_INT(start_workload(&r, "0", 1), 0);
-	if (r.sock < 0)
-		return;
 	struct ferry_workload_attach a;
 	struct ferry_dirty_bitmap bm;
+	struct ferry_dirty_tracker *t = NULL;
 	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
-	if (!t)
+	if (!start_tracked(&r, "0", &a, &bm, &t))
 		return;
 
 	/* Running: pages get dirty. */
@@ -453,12 +475,7 @@ FERRY_TEST(workload_freeze_really_stops_writes)
 	command(&r, "thaw", reply, sizeof reply);
 	EXPECT_EQ_STR(reply, "ok running");
 	EXPECT(harvest_until_dirty(t, &bm) > 0);
-	command(&r, "verify", reply, sizeof reply);
-	EXPECT_EQ_STR(reply, "ok pages=4096");
-	ferry_dirty_tracker_close(t);
-	ferry_dirty_bitmap_free(&bm);
-	close(a.memfd);
-	stop_workload(&r);
+	verify_and_stop_tracked(&r, &a, &bm, t);
 }
 
 FERRY_TEST(workload_verify_names_a_corrupted_byte)
@@ -548,14 +565,11 @@ static uint64_t dirtied_pages(struct ferry_dirty_tracker *t, struct ferry_dirty_
 FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
 {
 	struct running r;
-	EXPECT_EQ_INT(start_workload(&r, "20000", 1), 0);
-	if (r.sock < 0)
-		return;
 	struct ferry_workload_attach a;
 	struct ferry_dirty_bitmap bm;
+	struct ferry_dirty_tracker *t = NULL;
 	char reply[FERRY_WORKLOAD_IPC_LINE_MAX];
-	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
-	if (!t)
+	if (!start_tracked(&r, "20000", &a, &bm, &t))
 		return;
 
 	/* Bad values are refused with the reason, and change nothing. */
@@ -595,12 +609,7 @@ FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
 	EXPECT_EQ_U64(throttle, 0);
 	uint64_t again = dirtied_pages(t, &bm, 12);
 	EXPECT(again > tenth);
-	command(&r, "verify", reply, sizeof reply);
-	EXPECT_EQ_STR(reply, "ok pages=4096");
-	ferry_dirty_tracker_close(t);
-	ferry_dirty_bitmap_free(&bm);
-	close(a.memfd);
-	stop_workload(&r);
+	verify_and_stop_tracked(&r, &a, &bm, t);
 }
 
 /* The control socket's touch: a guest write the dirty tracker sees on exactly that page, with the
@@ -608,14 +617,11 @@ FERRY_TEST(workload_throttle_slows_the_dirty_rate_the_tracker_sees)
 FERRY_TEST(workload_touch_over_the_socket_is_a_write_the_tracker_sees)
 {
 	struct running r;
-	EXPECT_EQ_INT(start_workload(&r, "2000", 1), 0);
-	if (r.sock < 0)
-		return;
 	struct ferry_workload_attach a;
 	struct ferry_dirty_bitmap bm;
+	struct ferry_dirty_tracker *t = NULL;
 	char err[512] = "", reply[FERRY_WORKLOAD_IPC_LINE_MAX], want[128];
-	struct ferry_dirty_tracker *t = track(&r, &a, &bm);
-	if (!t)
+	if (!start_tracked(&r, "2000", &a, &bm, &t))
 		return;
 
 	command(&r, "freeze", reply, sizeof reply);
@@ -669,10 +675,5 @@ FERRY_TEST(workload_touch_over_the_socket_is_a_write_the_tracker_sees)
 	EXPECT(strncmp(reply, "ok touch page=0 generation=", 27) == 0);
 	command(&r, "stats", reply, sizeof reply);
 	EXPECT(strncmp(reply, "ok frozen=0 ", 12) == 0);
-	command(&r, "verify", reply, sizeof reply);
-	EXPECT_EQ_STR(reply, "ok pages=4096");
-	ferry_dirty_tracker_close(t);
-	ferry_dirty_bitmap_free(&bm);
-	close(a.memfd);
-	stop_workload(&r);
+	verify_and_stop_tracked(&r, &a, &bm, t);
 }
