@@ -49,7 +49,7 @@ struct PredictionTests {
 
     @Test func aFittingEstimateIsPassedUpOnceForARoundThatHalvesIt() {
         // 2 MiB/s dirtied while round 0 sends 1 GiB for 10.24 s leaves 20.3 MiB: 203 ms, within the
-        // 300 ms budget but over a quarter of it; one more round of 0.2 s is predicted to leave 4 ms.
+        // 300 ms budget but over the 1 ms floor; one more round of 0.2 s is predicted to leave 4 ms.
         let p = Self.predict(dirty: 2 * Self.mib)
         #expect(p.outcome == .converges)
         #expect(p.rounds == 2)

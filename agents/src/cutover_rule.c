@@ -51,7 +51,7 @@ enum ferry_cutover_decision ferry_cutover_decide(const struct ferry_cutover_inpu
 	uint64_t expected = ferry_cutover_expected_us(in);
 	if (expected > in->budget_us)
 		return last_round ? FERRY_CUTOVER_MAX_ROUNDS : FERRY_CUTOVER_CONTINUE;
-	if (last_round || in->extra_round_taken || expected <= in->budget_us / 4)
+	if (last_round || in->extra_round_taken || expected <= FERRY_CUTOVER_FLOOR_US)
 		return FERRY_CUTOVER_FITS;
 	uint64_t next = ferry_cutover_predicted_next_us(in);
 	return next <= expected / 2 ? FERRY_CUTOVER_ONE_MORE : FERRY_CUTOVER_FITS;

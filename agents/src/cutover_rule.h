@@ -5,8 +5,8 @@
  * The estimate is expected downtime = (dirty bytes + devices' stop-copy bytes) / the round's
  * bandwidth. The source cuts over when it fits the budget, when a ForceCutover came, or at
  * max_rounds. One refinement, at most once per migration: an estimate that fits, but is still
- * above a quarter of the budget, is passed up for one more round when that round is predicted
- * to at least halve it. The next round lasts about as long as sending the dirty pages (ram_us)
+ * above FERRY_CUTOVER_FLOOR_US, is passed up for one more round when that round is predicted to
+ * at least halve it. The next round lasts about as long as sending the dirty pages (ram_us)
  * and the guest dirties, meanwhile, the same share of it as in the round that ended
  * (ram_us / round_us), so it is predicted to leave ram_us² / round_us of RAM work plus the same
  * device work. After round 0 of a quiet guest that share is tiny (a 1 GiB round 0 of 350 ms
@@ -14,13 +14,20 @@
  * back; a guest dirtying near the bandwidth predicts no gain and cuts at once. Passing up a
  * fitting estimate only once bounds what a guest that suddenly dirties faster can cost: after
  * that round the plain rule applies again (the coordinator's throttle, deadline and forced
- * cut-over still act on it).
+ * cut-over still act on it). Below the floor the cut-over's fixed costs (freeze, device stop,
+ * vCPU state, the destination's start: 2-4 ms on the benchmark machine) outweigh what is left.
+ * The floor was 1/4 of the budget at first; 1/10 and 1/30 were measured against it (same-run
+ * A/B, docs/benchmarks.md): at 5 and 20 MB/s the cut came at 1.4 and 4.4 ms expected with 7-15 ms
+ * of downtime, and one more round brought those to 2-4 ms.
  */
 #ifndef FERRY_CUTOVER_RULE_H
 #define FERRY_CUTOVER_RULE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* An estimate at or below this is taken as it is: not worth another round. */
+#define FERRY_CUTOVER_FLOOR_US 1000u
 
 /* What the source knows when a pre-copy round ends. */
 struct ferry_cutover_input {

@@ -69,10 +69,10 @@ FERRY_TEST(cutover_fits_at_once_when_another_round_would_not_halve_it)
 
 FERRY_TEST(cutover_small_or_last_estimates_are_not_chased)
 {
-	/* A quarter of the budget or less: cut, however much another round would save. */
-	struct ferry_cutover_input in = input(0, 350 * MS, 7500, 0);
+	/* At the floor or below: cut, however much another round would save. */
+	struct ferry_cutover_input in = input(0, 350 * MS, FERRY_CUTOVER_FLOOR_US, 0);
 	EXPECT_EQ_INT(ferry_cutover_decide(&in), FERRY_CUTOVER_FITS);
-	in.ram_us = 7501;
+	in.ram_us = FERRY_CUTOVER_FLOOR_US + 1;
 	EXPECT_EQ_INT(ferry_cutover_decide(&in), FERRY_CUTOVER_ONE_MORE);
 	/* The last round allowed cuts when it fits, extra round or not. */
 	in.round = 19;
@@ -96,7 +96,7 @@ FERRY_TEST(cutover_estimates_saturate)
 
 FERRY_TEST(cutover_invariants_over_a_grid)
 {
-	static const uint64_t us[] = {0, 1, 999, 7500, 7501, 14999, 15000, 29999, 30000, 30001, 60000, 350000, 10000000};
+	static const uint64_t us[] = {0, 1, 999, 1000, 1001, 7500, 14999, 15000, 29999, 30000, 30001, 60000, 350000, 10000000};
 	const size_t n = sizeof us / sizeof us[0];
 	unsigned one_more = 0, checked = 0;
 	for (size_t a = 0; a < n; a++)
@@ -122,7 +122,7 @@ FERRY_TEST(cutover_invariants_over_a_grid)
 						if (d == FERRY_CUTOVER_ONE_MORE) {
 							one_more++;
 							EXPECT(!in.extra_round_taken && !last);
-							EXPECT(expected > in.budget_us / 4);
+							EXPECT(expected > FERRY_CUTOVER_FLOOR_US);
 							EXPECT(ferry_cutover_predicted_next_us(&in) <= expected / 2);
 						}
 					}
@@ -172,7 +172,7 @@ FERRY_TEST(cutover_model_guests)
 	EXPECT_EQ_INT(run_model(1.5, 350 * MS, &cut, &extra), 30);
 	EXPECT(cut > 30 * MS);
 	EXPECT_EQ_INT(extra, 0);
-	/* A quiet guest: round 0 already leaves less than a quarter of the budget. */
+	/* A quiet guest: round 0 already leaves less than the floor (0.35 + 0.2 ms). */
 	EXPECT_EQ_INT(run_model(0.001, 350 * MS, &cut, &extra), 1);
 	EXPECT_EQ_INT(extra, 0);
 }

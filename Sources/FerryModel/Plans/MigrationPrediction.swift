@@ -46,8 +46,8 @@ public enum PredictedOutcome: String, Codable, Sendable, Equatable {
 /// pages the guest wrote meanwhile, RAM·(1 − e^(−D·t/RAM)) (random writes revisit pages, so
 /// dirtying saturates at RAM rather than growing without bound); after each round the expected
 /// downtime is (dirty + device stop-copy bytes)/B and the source cuts over when it fits the budget
-/// or at `max_rounds`, passing up once a fitting estimate over a quarter of the budget for one
-/// more round predicted to halve it (agents/src/cutover_rule.h, the same formula).
+/// or at `max_rounds`, passing up once a fitting estimate over 1 ms for one more round
+/// predicted to halve it (agents/src/cutover_rule.h, the same formula).
 /// ferryd aborts at the completion deadline. Zero pages are not known in advance, so they count
 /// as full pages: the forecast errs long.
 public struct MigrationPrediction: Codable, Sendable, Equatable {
@@ -79,6 +79,9 @@ public struct MigrationPrediction: Codable, Sendable, Equatable {
         self.outcome = outcome
         self.notes = notes
     }
+
+    /// An estimate at or below this is taken as it is (agents/src/cutover_rule.h, FERRY_CUTOVER_FLOOR_US).
+    static let cutoverFloorSeconds = 0.001
 
     public static func predict(
         ramBytes: UInt64, dirtyRate: DirtyRateSample?, deviceStopCopyBytes: UInt64, policy: MigrationPolicy,
@@ -122,8 +125,8 @@ public struct MigrationPrediction: Codable, Sendable, Equatable {
             if downtime <= budget {
                 let ramSeconds = dirty / b
                 let predictedNext = t > 0 ? ramSeconds * ramSeconds / t + Double(deviceStopCopyBytes) / b : .infinity
-                let oneMore = !lastRound && !extraRoundTaken && downtime > budget / 4 && predictedNext <= downtime / 2
-                if !oneMore { break }
+                let worthIt = downtime > Self.cutoverFloorSeconds && predictedNext <= downtime / 2
+                if lastRound || extraRoundTaken || !worthIt { break }
                 extraRoundTaken = true
                 notes.append(
                     "one more round: it is predicted to cut the downtime from "
