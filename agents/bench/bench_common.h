@@ -12,4 +12,10 @@
  * NULL). 0, or 2 (the benchmark's exit status) with the reason on stderr, prefixed by `name`. */
 int bench_setup(const char *name, const char *csv_path, FILE **csv);
 
+/* Seconds of CLOCK_MONOTONIC. */
+double bench_now_s(void);
+
+/* The median of v[0..n) (0 when n is 0); sorts v. */
+double bench_median(double *v, int n);
+
 #endif

@@ -52,13 +52,6 @@
 #define MAX_REPS 32
 #define MAX_CONFIGS 16 /* channel counts in one run */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* CPU seconds (user + system, all threads) a process has used so far; 0 if unreadable. */
 static double proc_cpu_s(pid_t pid)
 {
@@ -81,18 +74,6 @@ static double rusage_s(const struct rusage *r)
 {
 	return (double)r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 + (double)r->ru_stime.tv_sec +
 	       r->ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 
 /* Anonymous shared memory the size of guest RAM (what ferry-workload's memfd is). */
@@ -157,16 +138,16 @@ static double loopback_s(uint64_t bytes, enum tcp_kind kind, double *cpu_s, doub
 	uint8_t *dst = hot ? malloc(chunk) : map_ram(bytes);
 	if (dst && kind == TCP_PREALLOC) {
 		struct ferry_ram_alloc_plan plan = {FERRY_RAM_ALLOC_POPULATE, 1};
-		double a0 = now_s();
+		double a0 = bench_now_s();
 		(void)ferry_ram_alloc(-1, dst, bytes, &plan, NULL);
-		*alloc_s = now_s() - a0;
+		*alloc_s = bench_now_s() - a0;
 	}
 	int fd = accept(l, NULL, NULL);
 	if (fd >= 0)
 		ferry_stream_tune_socket(fd);
 	struct rusage r0, r1;
 	getrusage(RUSAGE_SELF, &r0);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	uint64_t got = 0;
 	while (dst && fd >= 0 && got < bytes) {
 		uint8_t *p = hot ? dst : dst + got;
@@ -178,7 +159,7 @@ static double loopback_s(uint64_t bytes, enum tcp_kind kind, double *cpu_s, doub
 			break;
 		got += (uint64_t)r;
 	}
-	double t = now_s() - t0;
+	double t = bench_now_s() - t0;
 	getrusage(RUSAGE_SELF, &r1);
 	double sender = 0;
 	if (read(cpu_pipe[0], &sender, sizeof sender) != sizeof sender)
@@ -252,7 +233,7 @@ static double migration_s(uint32_t channels, const char *ram, double *e2e_s, dou
 		pol.max_downtime_ms = 300;
 		char id[32];
 		snprintf(id, sizeof id, "bench-%u", channels);
-		double t0 = now_s(), cpu0 = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent);
+		double t0 = bench_now_s(), cpu0 = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent);
 		if (mh_begin(&c, id, "bench-token", &pol) == 0) {
 			/* The harness waits MH_T_MS per frame; a loaded host can take longer for round 0. */
 			Ferry__V1__Progress *p = NULL;
@@ -265,7 +246,7 @@ static double migration_s(uint32_t channels, const char *ram, double *e2e_s, dou
 			p = NULL;
 			for (int tries = 0; !p && tries < 6; tries++)
 				p = mh_final_progress(&c.src);
-			*e2e_s = now_s() - t0;
+			*e2e_s = bench_now_s() - t0;
 			*cpu_s = proc_cpu_s(c.src.agent) + proc_cpu_s(c.dst.agent) - cpu0;
 			if (!p || p->phase != FERRY__V1__AGENT_PHASE__AGENT_PHASE_COMPLETED)
 				secs = 0; /* only a completed migration counts */
@@ -316,7 +297,7 @@ static double median_of(const double *v, int n)
 {
 	double tmp[MAX_REPS];
 	memcpy(tmp, v, (size_t)n * sizeof *v);
-	return median(tmp, n);
+	return bench_median(tmp, n);
 }
 
 /* The paired ratio: per rep where both succeeded, tcp-prealloc seconds / ferry seconds of that
@@ -332,7 +313,7 @@ static void print_paired(const char *name, const double *pre_s, const double *fe
 		printf("%s: paired ratio of tcp-prealloc - (0 pairs)\n", name);
 		return;
 	}
-	double m = median(q, n); /* sorts q */
+	double m = bench_median(q, n); /* sorts q */
 	printf("%s: paired ratio of tcp-prealloc median %.0f %% (%.0f..%.0f %%, %d pair%s)\n", name, 100.0 * m,
 	       100.0 * q[0], 100.0 * q[n - 1], n, n > 1 ? "s" : "");
 }

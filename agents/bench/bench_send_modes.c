@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "ram_alloc.h"
 #include "stream_io.h"
 
@@ -57,13 +58,6 @@ struct sender_result {
 	double cpu_s;
 	uint64_t zc_sends, zc_copied; /* zerocopy: sends completed, and those the kernel copied */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double rusage_s(void)
 {
@@ -173,7 +167,7 @@ static double stream_once(int memfd, const uint8_t *ram, uint8_t *dst, uint64_t 
 	int fd = accept(l, NULL, NULL);
 	if (fd >= 0)
 		ferry_stream_tune_socket(fd);
-	double c0 = rusage_s(), t0 = now_s();
+	double c0 = rusage_s(), t0 = bench_now_s();
 	uint64_t got = 0;
 	while (fd >= 0 && got < bytes) {
 		ssize_t r = recv(fd, dst + got, bytes - got, 0);
@@ -181,7 +175,7 @@ static double stream_once(int memfd, const uint8_t *ram, uint8_t *dst, uint64_t 
 			break;
 		got += (uint64_t)r;
 	}
-	double dt = now_s() - t0, recv_cpu = rusage_s() - c0;
+	double dt = bench_now_s() - t0, recv_cpu = rusage_s() - c0;
 	if (fd >= 0)
 		close(fd);
 	close(l);
@@ -192,18 +186,6 @@ static double stream_once(int memfd, const uint8_t *ram, uint8_t *dst, uint64_t 
 	close(pipefd[0]);
 	*cpu_s = recv_cpu + res->cpu_s;
 	return ok ? dt : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 
 int main(int argc, char **argv)
@@ -269,7 +251,7 @@ int main(int argc, char **argv)
 			}
 			printf("  rep %d %-8s %.3f s %.2f GB/s\n", r, mode_names[m], t, (double)bytes / t / 1e9);
 		}
-	double base = ok[MODE_SEND] ? median(secs[MODE_SEND], ok[MODE_SEND]) : 0;
+	double base = ok[MODE_SEND] ? bench_median(secs[MODE_SEND], ok[MODE_SEND]) : 0;
 	printf("\n| mode | runs | GB/s (median) | of send | CPU s/GiB | sends copied by the kernel |\n"
 	       "|---|---:|---:|---:|---:|---|\n");
 	for (int m = 0; m < N_MODES; m++) {
@@ -277,7 +259,7 @@ int main(int argc, char **argv)
 			printf("| %s | 0 | failed | | | |\n", mode_names[m]);
 			continue;
 		}
-		double t = median(secs[m], ok[m]), c = median(cpu[m], ok[m]);
+		double t = bench_median(secs[m], ok[m]), c = bench_median(cpu[m], ok[m]);
 		char copied[64] = "-";
 		if (m == MODE_ZEROCOPY)
 			snprintf(copied, sizeof copied, "%llu of %llu", (unsigned long long)zc_copied,
