@@ -5,23 +5,6 @@ bool ferry_cutover_decision_cuts(enum ferry_cutover_decision d)
 	return d == FERRY_CUTOVER_FITS || d == FERRY_CUTOVER_FORCED || d == FERRY_CUTOVER_MAX_ROUNDS;
 }
 
-const char *ferry_cutover_decision_name(enum ferry_cutover_decision d)
-{
-	switch (d) {
-	case FERRY_CUTOVER_CONTINUE:
-		return "continue";
-	case FERRY_CUTOVER_ONE_MORE:
-		return "one_more";
-	case FERRY_CUTOVER_FITS:
-		return "fits";
-	case FERRY_CUTOVER_FORCED:
-		return "forced";
-	case FERRY_CUTOVER_MAX_ROUNDS:
-		return "max_rounds";
-	}
-	return "invalid";
-}
-
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;

@@ -52,9 +52,6 @@ enum ferry_cutover_decision {
 /* True for the decisions that end pre-copy. */
 bool ferry_cutover_decision_cuts(enum ferry_cutover_decision d);
 
-/* "continue", "one_more", "fits", "forced", "max_rounds" (for logs). */
-const char *ferry_cutover_decision_name(enum ferry_cutover_decision d);
-
 /* The expected downtime of the input: ram_us + device_us, saturating. */
 uint64_t ferry_cutover_expected_us(const struct ferry_cutover_input *in);
 

@@ -98,7 +98,7 @@ FERRY_TEST(cutover_invariants_over_a_grid)
 {
 	static const uint64_t us[] = {0, 1, 999, 1000, 1001, 7500, 14999, 15000, 29999, 30000, 30001, 60000, 350000, 10000000};
 	const size_t n = sizeof us / sizeof us[0];
-	unsigned one_more = 0, checked = 0;
+	unsigned one_more = 0;
 	for (size_t a = 0; a < n; a++)
 		for (size_t b = 0; b < n; b++)
 			for (size_t c = 0; c < n; c++)
@@ -111,7 +111,6 @@ FERRY_TEST(cutover_invariants_over_a_grid)
 						enum ferry_cutover_decision d = ferry_cutover_decide(&in);
 						uint64_t expected = ferry_cutover_expected_us(&in);
 						bool fits = expected <= in.budget_us, last = round == 2;
-						checked++;
 						EXPECT_EQ_INT(d == FERRY_CUTOVER_FORCED, in.force);
 						if (in.force)
 							continue;
@@ -126,7 +125,6 @@ FERRY_TEST(cutover_invariants_over_a_grid)
 							EXPECT(ferry_cutover_predicted_next_us(&in) <= expected / 2);
 						}
 					}
-	EXPECT_EQ_INT(checked, n * n * n * 3 * 4);
 	EXPECT(one_more > 0);
 }
 
