@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -141,26 +140,20 @@ static uint64_t last_page(const struct ferry_workload *w)
 	return ferry_workload_ram_bytes(w) / FERRY_PAGE_BYTES - 1;
 }
 
-/* The page number of `cmd N` into *index. When arg is not one, answers the client with the error
- * instead, leaves that answer's result in *rc and returns false. */
-static bool page_arg(const struct ferry_workload *w, int fd, const char *cmd, const char *arg, uint64_t *index,
-		     int *rc)
+/* The answer to `cmd N` whose N is not a page number. */
+static int bad_page_reply(const struct ferry_workload *w, int fd, const char *cmd, const char *arg)
 {
-	if (parse_page(arg, index) == 0)
-		return true;
-	*rc = reply(fd, "error %s: expected a page number 0..%" PRIu64 " in decimal, got \"%.24s\"", cmd,
-		    last_page(w), arg);
-	return false;
+	return reply(fd, "error %s: expected a page number 0..%" PRIu64 " in decimal, got \"%.24s\"", cmd,
+		     last_page(w), arg);
 }
 
 /* `touch N`: the guest writes page N once, as its vCPU would (workload.h). */
 static int handle_touch(struct ferry_workload *w, int fd, const char *arg)
 {
 	uint64_t index = 0, gen = 0;
-	int rc = 0;
 	char err[160];
-	if (!page_arg(w, fd, "touch", arg, &index, &rc))
-		return rc;
+	if (parse_page(arg, &index))
+		return bad_page_reply(w, fd, "touch", arg);
 	if (ferry_workload_touch_page(w, index, &gen, err, sizeof err))
 		return reply(fd, "error touch: %s", err);
 	ferry_log(FERRY_LOG_DEBUG, "msg=\"page touched\" page=%" PRIu64 " generation=%" PRIu64, index, gen);
@@ -171,10 +164,9 @@ static int handle_touch(struct ferry_workload *w, int fd, const char *arg)
 static int handle_tear(struct ferry_workload *w, int fd, const char *arg)
 {
 	uint64_t index = 0;
-	int rc = 0;
 	char err[160];
-	if (!page_arg(w, fd, "tear", arg, &index, &rc))
-		return rc;
+	if (parse_page(arg, &index))
+		return bad_page_reply(w, fd, "tear", arg);
 	if (ferry_workload_tear_page(w, index, err, sizeof err))
 		return reply(fd, "error tear: %s", err);
 	ferry_log(FERRY_LOG_DEBUG, "msg=\"page torn\" page=%" PRIu64, index);
@@ -186,10 +178,9 @@ static int handle_peek(struct ferry_workload *w, int fd, const char *arg)
 {
 	uint64_t index = 0, gen = 0;
 	enum ferry_page_fault fault = FERRY_PAGE_OK;
-	int rc = 0;
 	char err[160];
-	if (!page_arg(w, fd, "peek", arg, &index, &rc))
-		return rc;
+	if (parse_page(arg, &index))
+		return bad_page_reply(w, fd, "peek", arg);
 	if (ferry_workload_peek_page(w, index, &gen, &fault, err, sizeof err))
 		return reply(fd, "error peek: %s", err);
 	if (fault != FERRY_PAGE_OK)
